@@ -1,0 +1,3 @@
+from emovox.interfaces.cli import main
+
+main()

@@ -1,0 +1,148 @@
+"""Run one evaluation: features -> folds -> fit/predict per fold -> metrics report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emovox import __version__
+from emovox.errors import EmovoxError
+from emovox.evaluation.metrics import classification_metrics, summarize_folds
+from emovox.evaluation.splits import make_folds
+from emovox.features import FeatureCache, extract_table, make_extractor, stack_features
+from emovox.labels import label_order
+from emovox.models import fit_model, make_model
+
+
+def table_features(
+    table: pd.DataFrame,
+    features: dict,
+    *,
+    cache: FeatureCache | None = None,
+    progress: bool = True,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    transform_key: str | None = None,
+) -> tuple[np.ndarray, pd.DataFrame, list[tuple[str, str]]]:
+    """Features for every row that decodes; returns ``(X, rows kept, failures)``."""
+    extractor = make_extractor(features)
+    result = extract_table(
+        table,
+        extractor,
+        cache=cache,
+        progress=progress,
+        on_error="skip",
+        transform=transform,
+        transform_key=transform_key,
+    )
+    arrays, kept, failures = result.features, result.table, result.failures
+    if not arrays:
+        raise EmovoxError("No file could be read; nothing to evaluate.")
+    return stack_features(arrays), kept, failures
+
+
+def evaluate(
+    table: pd.DataFrame,
+    *,
+    features: dict,
+    model: str,
+    model_params: dict | None = None,
+    protocol: str = "speaker",
+    n_folds: int = 5,
+    seed: int = 0,
+    cache: FeatureCache | None = None,
+    progress: bool = True,
+    test_transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    test_transform_key: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate one feature/model pair under ``protocol`` and return a JSON-able report.
+
+    Models are fitted on the training part of each fold only; early stopping and any
+    calibration inside a model draw their validation data from the training speakers.
+    ``test_transform`` degrades the test audio only (robustness: noise, telephone band).
+    """
+    model_params = dict(model_params or {})
+    X, kept, failures = table_features(table, features, cache=cache, progress=progress)
+    X_test_all = X
+    if test_transform is not None:
+        X_test_all, kept_t, fail_t = table_features(
+            kept,
+            features,
+            cache=cache,
+            progress=progress,
+            transform=test_transform,
+            transform_key=test_transform_key,
+        )
+        if len(kept_t) != len(kept):
+            raise EmovoxError(f"{len(fail_t)} files failed under the test transform.")
+    protocol_name, folds = make_folds(kept, protocol=protocol, n_folds=n_folds, seed=seed)
+    labels = label_order(set(kept["label"]))
+    y = kept["label"].to_numpy()
+    groups = kept["speaker"].to_numpy()
+
+    fold_reports, truth, predicted = [], [], []
+    prob_rows: list[np.ndarray] = []
+    test_rows: list[np.ndarray] = []
+    for fold in folds:
+        started = time.perf_counter()
+        estimator = make_model(model, seed=seed, **model_params)
+        fit_model(estimator, X[fold.train], y[fold.train], groups=groups[fold.train])
+        fit_seconds = time.perf_counter() - started
+        proba = estimator.predict_proba(X_test_all[fold.test])
+        classes = list(estimator.classes_)
+        pred = np.asarray(classes)[np.argmax(proba, axis=1)]
+        metrics = classification_metrics(y[fold.test], pred, labels=labels)
+        fold_reports.append(
+            {
+                "name": fold.name,
+                "n_train": int(fold.train.size),
+                "n_test": int(fold.test.size),
+                "test_speakers": sorted(set(groups[fold.test])),
+                "fit_seconds": round(fit_seconds, 2),
+                "metrics": metrics,
+            }
+        )
+        truth.extend(y[fold.test])
+        predicted.extend(pred)
+        full = np.zeros((len(fold.test), len(labels)))
+        for j, name in enumerate(classes):
+            full[:, labels.index(name)] = proba[:, j]
+        prob_rows.append(full)
+        test_rows.append(fold.test)
+
+    order = np.concatenate(test_rows)
+    predictions = pd.DataFrame(
+        {
+            "path": kept["path"].to_numpy()[order],
+            "speaker": groups[order],
+            "corpus": kept["corpus"].to_numpy()[order],
+            "truth": truth,
+            "predicted": predicted,
+        }
+    )
+    probs = np.concatenate(prob_rows)
+    for j, name in enumerate(labels):
+        predictions[f"p_{name}"] = probs[:, j].round(4)
+
+    return {
+        "emovox_version": __version__,
+        "protocol": protocol_name,
+        "corpora": {k: int(v) for k, v in kept["corpus"].value_counts().sort_index().items()},
+        "classes": labels,
+        "class_counts": {k: int(v) for k, v in kept["label"].value_counts().items()},
+        "n_files": len(kept),
+        "n_speakers": int(kept["speaker"].nunique()),
+        "features": make_extractor(features).config(),
+        "model": {"name": model, "params": model_params},
+        "seed": seed,
+        "n_folds": len(folds),
+        "test_transform": test_transform_key,
+        "summary": summarize_folds([f["metrics"] for f in fold_reports]),
+        "pooled": classification_metrics(truth, predicted, labels=labels),
+        "folds": fold_reports,
+        "failures": [{"path": p, "error": e} for p, e in failures],
+        "predictions": predictions,
+    }

@@ -1,0 +1,1 @@
+"""Thin interfaces over :class:`emovox.Recognizer`: the command line (and later HTTP)."""
