@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Union
-
 import numpy as np
 import soundfile as sf
 import soxr
@@ -30,7 +28,7 @@ MAX_DURATION = 3600.0
 SILENCE_PEAK = 1e-4
 """Inputs whose absolute peak stays below this (about -80 dBFS) count as silent."""
 
-AudioSource = Union[str, Path, bytes, bytearray, np.ndarray]
+AudioSource = str | Path | bytes | bytearray | np.ndarray
 
 
 def _describe(source: AudioSource) -> str:
@@ -86,6 +84,8 @@ def _decode(source: AudioSource, max_duration: float | None) -> tuple[np.ndarray
                     f"{max_duration:.0f} s allowed; split it or raise max_duration."
                 )
             data = f.read(dtype="float32", always_2d=True)
+        if data.shape[0] == 0:  # a header without samples; to_mono would make it one NaN
+            raise AudioError(f"{_describe(source)} holds no audio samples.")
     except AudioError:
         raise
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
@@ -124,6 +124,8 @@ def load_audio(
     if isinstance(source, np.ndarray):
         if source_sr is None:
             raise AudioError("An audio array needs its sample rate: pass source_sr=.")
+        if source_sr <= 0:
+            raise AudioError(f"source_sr must be a positive sample rate in Hz, got {source_sr}.")
         if source.size == 0:
             raise AudioError("The audio array given is empty.")
         if not np.issubdtype(source.dtype, np.number):
@@ -131,7 +133,10 @@ def load_audio(
         data, rate = source, int(source_sr)
         if max_duration is not None and max(data.shape) > max_duration * rate:
             raise AudioError(f"The audio array is longer than the {max_duration:.0f} s allowed.")
-        if np.issubdtype(data.dtype, np.integer):
+        if np.issubdtype(data.dtype, np.unsignedinteger):
+            info = np.iinfo(data.dtype)
+            data = (data.astype(np.float32) - (info.max + 1) / 2) / ((info.max + 1) / 2)
+        elif np.issubdtype(data.dtype, np.integer):
             data = data.astype(np.float32) / float(np.iinfo(data.dtype).max)
     elif isinstance(source, (str, Path, bytes, bytearray)):
         data, rate = _decode(source, max_duration)
