@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+
 import numpy as np
 import soundfile as sf
 import soxr
