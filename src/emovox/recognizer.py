@@ -109,8 +109,12 @@ class Recognizer:
                 "seconds": round(time.perf_counter() - started, 1),
             },
         }
-        return cls(features=make_extractor(features).config(), model=estimator,
-                   labels=labels, metadata=metadata)
+        return cls(
+            features=make_extractor(features).config(),
+            model=estimator,
+            labels=labels,
+            metadata=metadata,
+        )
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -155,8 +159,9 @@ class Recognizer:
                 "upgrade emovox to load it."
             )
         estimator = load_model(folder / "model")
-        return cls(features=meta["features"], model=estimator, labels=list(meta["labels"]),
-                   metadata=meta)
+        return cls(
+            features=meta["features"], model=estimator, labels=list(meta["labels"]), metadata=meta
+        )
 
     # -- prediction ---------------------------------------------------------------------
     def predict_proba_signal(self, signal: np.ndarray) -> dict[str, float]:

@@ -29,7 +29,7 @@ def table_features(
 ) -> tuple[np.ndarray, pd.DataFrame, list[tuple[str, str]]]:
     """Features for every row that decodes; returns ``(X, rows kept, failures)``."""
     extractor = make_extractor(features)
-    result = extract_table(
+    arrays, kept = extract_table(
         table,
         extractor,
         cache=cache,
@@ -38,7 +38,7 @@ def table_features(
         transform=transform,
         transform_key=transform_key,
     )
-    arrays, kept, failures = result.features, result.table, result.failures
+    failures = [(f.path, f.message) for f in kept.attrs.get("failures", [])]
     if not arrays:
         raise EmovoxError("No file could be read; nothing to evaluate.")
     return stack_features(arrays), kept, failures

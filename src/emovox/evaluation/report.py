@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 
-def plot_confusion(confusion: list[list[int]], labels: list[str], path: Path, *, title: str) -> None:
+def plot_confusion(
+    confusion: list[list[int]], labels: list[str], path: Path, *, title: str
+) -> None:
     """Save a row-normalised confusion matrix (rows = truth) as a PNG."""
     import matplotlib
 

@@ -40,9 +40,12 @@ PolicyOpt = Annotated[
     str, typer.Option("--policy", help="Labels outside the 7 emotions: drop, merge or keep.")
 ]
 FeaturesOpt = Annotated[
-    str, typer.Option("--features", "-f", help="mfcc_image, stats, logmel, egemaps, whisper or JSON.")
+    str,
+    typer.Option("--features", "-f", help="mfcc_image, stats, logmel, egemaps, whisper or JSON."),
 ]
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="rf, knn, svm, logreg, mlp or seed_cnn.")]
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="rf, knn, svm, logreg, mlp or seed_cnn.")
+]
 ParamOpt = Annotated[
     list[str], typer.Option("--param", "-p", help="Model parameter key=value. Repeatable.")
 ]
@@ -68,7 +71,9 @@ def predict(
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model folder (default: bundled model).")
     ] = None,
-    record: Annotated[bool, typer.Option("--record", help="Record from the microphone first.")] = False,
+    record: Annotated[
+        bool, typer.Option("--record", help="Record from the microphone first.")
+    ] = False,
     duration: Annotated[float, typer.Option(help="Seconds to record with --record.")] = 3.0,
     device: Annotated[str | None, typer.Option(help="Input device index or name.")] = None,
     as_json: JsonOpt = False,
@@ -130,7 +135,9 @@ def record_command(
     duration: Annotated[float, typer.Option(help="Seconds to record.")] = 3.0,
     rate: Annotated[int, typer.Option(help="Sample rate in Hz.")] = 16_000,
     device: Annotated[str | None, typer.Option(help="Input device index or name.")] = None,
-    list_devices: Annotated[bool, typer.Option("--list-devices", help="List input devices.")] = False,
+    list_devices: Annotated[
+        bool, typer.Option("--list-devices", help="List input devices.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Record from the microphone into a WAV file (mono)."""
@@ -145,8 +152,13 @@ def record_command(
         for column in ("index", "name", "channels", "default rate", "default"):
             table.add_column(column)
         for d in devices:
-            table.add_row(str(d.index), d.name, str(d.max_input_channels),
-                          f"{d.default_samplerate:.0f}", "*" if d.is_default else "")
+            table.add_row(
+                str(d.index),
+                d.name,
+                str(d.max_input_channels),
+                f"{d.default_samplerate:.0f}",
+                "*" if d.is_default else "",
+            )
         out.print(table)
         return
     if output is None:
@@ -172,8 +184,16 @@ def corpora(
     counts = table.groupby(["corpus", "label"]).size().unstack(fill_value=0)
     speakers = table.groupby("corpus")["speaker"].nunique()
     if as_json:
-        print(json.dumps({"counts": counts.to_dict(orient="index"),
-                          "speakers": speakers.to_dict(), "files": len(table)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "counts": counts.to_dict(orient="index"),
+                    "speakers": speakers.to_dict(),
+                    "files": len(table),
+                },
+                indent=2,
+            )
+        )
         return
     view = Table(title=f"{len(table)} files (policy: {policy})")
     view.add_column("corpus")
@@ -209,8 +229,15 @@ def evaluate(
 
     table = _load_table(corpus, data, policy)
     report = run(
-        table, features=parse_features(features), model=model, model_params=parse_params(param or []),
-        protocol=protocol, n_folds=folds, seed=seed, cache=_cache(), progress=not as_json,
+        table,
+        features=parse_features(features),
+        model=model,
+        model_params=parse_params(param or []),
+        protocol=protocol,
+        n_folds=folds,
+        seed=seed,
+        cache=_cache(),
+        progress=not as_json,
     )
     if output is not None:
         write_report(report, output)
@@ -257,8 +284,13 @@ def train(
 
     table = _load_table(corpus, data, policy)
     recognizer = Recognizer.train(
-        table, features=parse_features(features), model=model,
-        model_params=parse_params(param or []), seed=seed, cache=_cache(), progress=not as_json,
+        table,
+        features=parse_features(features),
+        model=model,
+        model_params=parse_params(param or []),
+        seed=seed,
+        cache=_cache(),
+        progress=not as_json,
     )
     recognizer.metadata.setdefault("training", {})["label_policy"] = policy
     recognizer.save(output)
