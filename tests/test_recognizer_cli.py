@@ -1,0 +1,171 @@
+"""The core API and the CLI end to end, on a tiny synthetic corpus (tones as 'emotions')."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_tone, write_tone
+from emovox import Recognizer
+from emovox.corpora import load_corpus
+from emovox.errors import AudioError, ModelError
+from emovox.interfaces import cli
+
+FEATURES = {"name": "stats", "n_mfcc": 13}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """A manifest corpus: 'anger' is a high tone, 'sad' a low one; 4 speakers, 4 files each."""
+    root = tmp_path_factory.mktemp("corpus")
+    lines = ["path,label,speaker"]
+    for s in range(4):
+        for i in range(4):
+            for label, freq in (("anger", 600.0), ("sad", 120.0)):
+                name = f"s{s}_{label}_{i}.wav"
+                write_tone(root / name, freq=freq * (1 + 0.03 * i), duration=1.0, seed=s * 10 + i)
+                lines.append(f"{name},{label},spk{s}")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(corpus: Path, tmp_path_factory) -> Path:
+    table = load_corpus("manifest", corpus / "manifest.csv")
+    recognizer = Recognizer.train(table, features=FEATURES, model="logreg", progress=False)
+    return recognizer.save(tmp_path_factory.mktemp("model") / "tones")
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["emovox", *args])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_trained_recognizer_predicts_and_round_trips(trained: Path, tmp_path: Path):
+    recognizer = Recognizer.load(trained)
+    meta = json.loads((trained / "emovox.json").read_text())
+    assert meta["labels"] == ["anger", "sad"]
+    assert meta["features"]["name"] == "stats" and meta["sample_rate"] == 16_000
+    assert meta["training"]["n_files"] == 32 and len(meta["training"]["speakers"]) == 4
+    high = recognizer.predict(make_tone(freq=610.0, seed=99), source_sr=16_000)
+    low = recognizer.predict(make_tone(freq=118.0, seed=98), source_sr=16_000)
+    assert (high.label, low.label) == ("anger", "sad")
+    assert sum(high.probabilities.values()) == pytest.approx(1.0)
+    assert set(high.probabilities) == {"anger", "sad"}
+    # A file at another rate, in stereo, gives the same answer as the array.
+    path = write_tone(tmp_path / "x.wav", freq=610.0, sr=44_100, channels=2, seed=99)
+    assert recognizer.predict(path).label == "anger"
+    again = Recognizer.load(recognizer.save(tmp_path / "copy"))
+    assert again.predict_proba_signal(make_tone(freq=300.0)) == pytest.approx(
+        recognizer.predict_proba_signal(make_tone(freq=300.0))
+    )
+
+
+def test_bad_inputs_raise_audio_error(trained: Path, tmp_path: Path):
+    recognizer = Recognizer.load(trained)
+    with pytest.raises(AudioError, match="NaN"):
+        recognizer.predict(np.full(16_000, np.nan, dtype=np.float32), source_sr=16_000)
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio")
+    results = recognizer.predict_files([text, write_tone(tmp_path / "ok.wav")])
+    assert "Cannot decode" in results[0].error
+    assert results[1].label in {"anger", "sad"}
+
+
+def test_load_rejects_non_model_folders(tmp_path: Path):
+    with pytest.raises(ModelError, match="not an emovox model folder"):
+        Recognizer.load(tmp_path)
+    (tmp_path / "emovox.json").write_text("{broken")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        Recognizer.load(tmp_path)
+
+
+def test_cli_predict_table_json_and_errors(trained: Path, tmp_path: Path, monkeypatch, capsys):
+    good = write_tone(tmp_path / "good.wav", freq=600.0)
+    code, out, _ = run_cli(monkeypatch, capsys, "predict", str(good), "--model", str(trained))
+    assert code == 0 and "anger" in out and "sad" in out
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    short = write_tone(tmp_path / "short.wav", duration=0.1)
+    code, out, err = run_cli(
+        monkeypatch,
+        capsys,
+        "predict",
+        str(good),
+        str(empty),
+        str(short),
+        "--model",
+        str(trained),
+        "--json",
+    )
+    results = json.loads(out)
+    assert code == 1, "a batch with failures exits 1 after printing every result"
+    assert results[0]["label"] == "anger"
+    assert "empty" in results[1]["error"] and "0.10 s" in results[2]["error"]
+    assert "Traceback" not in err
+
+
+def test_cli_reports_missing_model_without_traceback(tmp_path, monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "predict", "x.wav", "--model", str(tmp_path))
+    assert code == 2 and "not an emovox model folder" in err and "Traceback" not in err
+
+
+def test_cli_record_without_microphone_says_so(tmp_path, monkeypatch, capsys):
+    from emovox.audio import record as record_module
+    from emovox.errors import DeviceError
+
+    def no_microphone(**_):
+        raise DeviceError("No microphone (input device) found.")
+
+    monkeypatch.setattr(record_module, "record", no_microphone)
+    code, _, err = run_cli(monkeypatch, capsys, "record", str(tmp_path / "me.wav"))
+    assert code == 2 and "No microphone" in err
+
+
+def test_cli_evaluate_is_speaker_independent_and_writes_report(
+    corpus: Path, tmp_path: Path, monkeypatch, capsys
+):
+    monkeypatch.setenv("EMOVOX_CACHE", str(tmp_path / "cache"))
+    out_dir = tmp_path / "report"
+    code, out, _ = run_cli(
+        monkeypatch,
+        capsys,
+        "evaluate",
+        "-c",
+        f"manifest={corpus / 'manifest.csv'}",
+        "-f",
+        json.dumps(FEATURES),
+        "-m",
+        "logreg",
+        "--folds",
+        "2",
+        "--out",
+        str(out_dir),
+        "--json",
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert report["protocol"] == "speaker-independent"
+    assert report["n_folds"] == 2 and report["n_speakers"] == 4
+    assert report["summary"]["uar"]["mean"] > 0.9
+    for fold in report["folds"]:
+        assert len(fold["test_speakers"]) == 2
+    assert {p.name for p in out_dir.iterdir()} >= {
+        "report.json",
+        "predictions.csv",
+        "confusion.csv",
+        "confusion.png",
+    }
+    # The second run reads every feature from the cache.
+    cached = list((tmp_path / "cache").rglob("*.npy"))
+    assert len(cached) == 32
