@@ -57,12 +57,15 @@ def evaluate(
     progress: bool = True,
     test_transform: Callable[[np.ndarray], np.ndarray] | None = None,
     test_transform_key: str | None = None,
+    extra_train: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Evaluate one feature/model pair under ``protocol`` and return a JSON-able report.
 
     Models are fitted on the training part of each fold only; early stopping and any
     calibration inside a model draw their validation data from the training speakers.
     ``test_transform`` degrades the test audio only (robustness: noise, telephone band).
+    ``extra_train`` rows (other corpora, say) join the training part of every fold and are
+    never tested on; their speakers must not occur in ``table``.
     """
     model_params = dict(model_params or {})
     X, kept, failures = table_features(table, features, cache=cache, progress=progress)
@@ -82,6 +85,17 @@ def evaluate(
     labels = label_order(set(kept["label"]))
     y = kept["label"].to_numpy()
     groups = kept["speaker"].to_numpy()
+    X_extra, y_extra, groups_extra = X[:0], y[:0], groups[:0]
+    if extra_train is not None:
+        shared = set(extra_train["speaker"]) & set(kept["speaker"])
+        if shared:
+            raise EmovoxError(f"extra_train shares speakers with the evaluated table: {shared}.")
+        X_extra, kept_extra, fail_extra = table_features(
+            extra_train, features, cache=cache, progress=progress
+        )
+        failures = failures + fail_extra
+        y_extra = kept_extra["label"].to_numpy()
+        groups_extra = kept_extra["speaker"].to_numpy()
 
     fold_reports, truth, predicted = [], [], []
     prob_rows: list[np.ndarray] = []
@@ -89,7 +103,12 @@ def evaluate(
     for fold in folds:
         started = time.perf_counter()
         estimator = make_model(model, seed=seed, **model_params)
-        fit_model(estimator, X[fold.train], y[fold.train], groups=groups[fold.train])
+        fit_model(
+            estimator,
+            np.concatenate([X[fold.train], X_extra]),
+            np.concatenate([y[fold.train], y_extra]),
+            groups=np.concatenate([groups[fold.train], groups_extra]),
+        )
         fit_seconds = time.perf_counter() - started
         proba = estimator.predict_proba(X_test_all[fold.test])
         classes = list(estimator.classes_)
@@ -109,7 +128,8 @@ def evaluate(
         predicted.extend(pred)
         full = np.zeros((len(fold.test), len(labels)))
         for j, name in enumerate(classes):
-            full[:, labels.index(name)] = proba[:, j]
+            if name in labels:
+                full[:, labels.index(name)] = proba[:, j]
         prob_rows.append(full)
         test_rows.append(fold.test)
 
@@ -140,6 +160,11 @@ def evaluate(
         "seed": seed,
         "n_folds": len(folds),
         "test_transform": test_transform_key,
+        "extra_train": (
+            {k: int(v) for k, v in extra_train["corpus"].value_counts().sort_index().items()}
+            if extra_train is not None
+            else None
+        ),
         "summary": summarize_folds([f["metrics"] for f in fold_reports]),
         "pooled": classification_metrics(truth, predicted, labels=labels),
         "folds": fold_reports,

@@ -33,8 +33,8 @@ from emovox.features.logmel import LogMel
 from emovox.features.mfcc_image import MfccImage
 from emovox.features.stats import MfccStats
 
-# Extractors whose modules are imported on first use go here, e.g.:
-# register_lazy("whisper", "emovox.features.whisper")
+# Extractors whose modules are imported on first use (they pull in torch):
+register_lazy("whisper", "emovox.features.whisper")
 
 __all__ = [
     "EXTRACTORS",

@@ -1,0 +1,77 @@
+"""Degradations for robustness tests: noise at a given SNR, telephone band, resampling.
+
+Each degradation is a small frozen dataclass: calling it maps a mono 16 kHz float32 signal
+to a degraded one, deterministically (noise is seeded from the signal's length), and its
+:attr:`key` names it in caches and reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+from emovox.audio.load import SAMPLE_RATE, resample
+
+
+@dataclass(frozen=True)
+class AddNoise:
+    """White Gaussian noise at ``snr_db`` relative to the signal's power."""
+
+    snr_db: float
+    seed: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"noise{self.snr_db:g}dB-seed{self.seed}"
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, signal.size])
+        power = float(np.mean(signal.astype(np.float64) ** 2))
+        noise = rng.standard_normal(signal.size) * np.sqrt(power / 10 ** (self.snr_db / 10))
+        return (signal + noise).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Telephone:
+    """Narrow-band telephone speech: 300-3400 Hz band-pass at 8 kHz, then back to 16 kHz."""
+
+    low_hz: float = 300.0
+    high_hz: float = 3400.0
+
+    @property
+    def key(self) -> str:
+        return f"telephone{self.low_hz:g}-{self.high_hz:g}"
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        narrow = resample(signal, orig_sr=SAMPLE_RATE, target_sr=8000)
+        sos = butter(4, [self.low_hz, self.high_hz], btype="bandpass", fs=8000, output="sos")
+        narrow = sosfiltfilt(sos, narrow).astype(np.float32)
+        return resample(narrow, orig_sr=8000, target_sr=SAMPLE_RATE)
+
+
+@dataclass(frozen=True)
+class Resampled:
+    """A round trip through another rate (e.g. a 44.1 or 48 kHz recording read at 16 kHz)."""
+
+    rate: int
+
+    @property
+    def key(self) -> str:
+        return f"resampled{self.rate}"
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        up = resample(signal, orig_sr=SAMPLE_RATE, target_sr=self.rate)
+        return resample(up, orig_sr=self.rate, target_sr=SAMPLE_RATE)
+
+
+ROBUSTNESS_CONDITIONS = {
+    "noise 20 dB SNR": AddNoise(20),
+    "noise 10 dB SNR": AddNoise(10),
+    "noise 5 dB SNR": AddNoise(5),
+    "telephone band (8 kHz)": Telephone(),
+    "from 44.1 kHz": Resampled(44_100),
+    "from 48 kHz": Resampled(48_000),
+}
+"""The conditions ``benchmarks/results_table.py`` reports, by display name."""

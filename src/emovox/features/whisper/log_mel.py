@@ -1,0 +1,61 @@
+"""Whisper's log-mel spectrogram, without padding the input to 30 s.
+
+Same recipe as ``whisper.audio.log_mel_spectrogram`` and faster-whisper's
+``FeatureExtractor``: periodic Hann window of 400 samples, hop 160 (10 ms), centred
+STFT with reflect padding, the last frame dropped, power spectrum, 80 Slaney mel
+filters (``librosa.filters.mel(sr=16000, n_fft=400, n_mels=80)``), ``log10`` of the
+energies clamped at 1e-10, values below ``max - 8`` raised to it, then ``(x + 4) / 4``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import librosa
+import numpy as np
+
+SAMPLE_RATE = 16_000
+N_FFT = 400
+HOP_LENGTH = 160
+N_MELS = 80
+FRAME_MULTIPLE = 2
+"""The encoder's second convolution has stride 2: frame counts are made even."""
+
+
+@lru_cache(maxsize=4)
+def mel_filters(n_mels: int = N_MELS) -> np.ndarray:
+    """The (n_mels, 201) Slaney mel filter bank Whisper was trained with."""
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    return np.hanning(N_FFT + 1)[:-1].astype(np.float32)
+
+
+def n_frames(n_samples: int) -> int:
+    """Number of mel frames :func:`log_mel` returns for ``n_samples`` samples."""
+    step = HOP_LENGTH * FRAME_MULTIPLE
+    return -(-n_samples // step) * FRAME_MULTIPLE
+
+
+def log_mel(signal16k: np.ndarray, *, n_mels: int = N_MELS) -> np.ndarray:
+    """(n_mels, frames) float32 log-mel of a 16 kHz mono signal.
+
+    ``frames`` is ``ceil(len / 320) * 2``: one frame per 10 ms, the end zero-padded to an
+    even count (3 s -> 300 frames -> 150 encoder frames).
+    """
+    signal = np.asarray(signal16k, dtype=np.float32).reshape(-1)
+    frames = n_frames(signal.size)
+    target = frames * HOP_LENGTH
+    if signal.size < target:
+        signal = np.pad(signal, (0, target - signal.size))
+    half = N_FFT // 2
+    padded = np.pad(signal, (half, half), mode="reflect" if signal.size > half else "constant")
+    strided = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH][:frames]
+    spectrum = np.fft.rfft(strided * _window(), axis=-1)
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    mel = mel_filters(n_mels) @ power.T
+    log_spec = np.log10(np.maximum(mel, 1e-10))
+    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+    return ((log_spec + 4.0) / 4.0).astype(np.float32)

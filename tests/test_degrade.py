@@ -1,0 +1,41 @@
+"""Degradations used in robustness tests do what their names say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import make_tone
+from emovox.audio.degrade import AddNoise, Resampled, Telephone
+
+
+@pytest.mark.parametrize("snr", [20.0, 10.0, 5.0])
+def test_noise_reaches_the_requested_snr(snr):
+    clean = make_tone(duration=2.0)
+    noisy = AddNoise(snr)(clean)
+    measured = 10 * np.log10(np.mean(clean**2) / np.mean((noisy - clean) ** 2))
+    assert measured == pytest.approx(snr, abs=0.3)
+    assert np.array_equal(noisy, AddNoise(snr)(clean)), "deterministic"
+
+
+def test_telephone_removes_energy_above_3400_hz():
+    t = np.arange(16_000) / 16_000
+    signal = (0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 6000 * t)).astype(
+        np.float32
+    )
+    out = Telephone()(signal)
+    spectrum = np.abs(np.fft.rfft(out))
+    assert out.shape == signal.shape
+    assert spectrum[6000] < 0.01 * spectrum[1000]
+
+
+def test_resampling_round_trip_keeps_length_and_content():
+    clean = make_tone(duration=1.0)
+    out = Resampled(44_100)(clean)
+    assert out.shape == clean.shape
+    assert np.corrcoef(out, clean)[0, 1] > 0.99
+    assert {AddNoise(5).key, Telephone().key, Resampled(48_000).key} == {
+        "noise5dB-seed0",
+        "telephone300-3400",
+        "resampled48000",
+    }
