@@ -39,3 +39,15 @@ def test_resampling_round_trip_keeps_length_and_content():
         "telephone300-3400",
         "resampled48000",
     }
+
+
+def test_trim_silence_cuts_quiet_edges_but_never_empties():
+    from emovox.audio.trim import trim_silence
+
+    tone = make_tone(duration=1.0)
+    quiet = np.zeros(16_000, dtype=np.float32) + 1e-5
+    padded = np.concatenate([quiet, tone, quiet])
+    out = trim_silence(padded, top_db=30, margin=0.1)
+    assert 1.0 <= out.size / 16_000 <= 1.25
+    blip = np.concatenate([quiet, tone[:800], quiet])  # 50 ms of sound: too short to keep alone
+    assert trim_silence(blip, top_db=30).size == blip.size

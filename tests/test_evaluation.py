@@ -103,3 +103,13 @@ def test_metrics_match_hand_computation():
     summary = summarize_folds([m, {**m, "accuracy": 1.0}])
     assert summary["accuracy"]["mean"] == pytest.approx((4 / 6 + 1) / 2)
     assert summary["uar"]["std"] == pytest.approx(0.0)
+
+
+def test_expected_calibration_error():
+    from emovox.evaluation.metrics import expected_calibration_error
+
+    probs = np.array([[0.9, 0.1]] * 10)
+    # 9 of 10 right at confidence 0.9: perfectly calibrated.
+    assert expected_calibration_error(probs, np.array([1] * 9 + [0])) == pytest.approx(0.0)
+    # All wrong at confidence 0.9: off by 0.9.
+    assert expected_calibration_error(probs, np.zeros(10)) == pytest.approx(0.9)

@@ -11,7 +11,11 @@ import pandas as pd
 
 from emovox import __version__
 from emovox.errors import EmovoxError
-from emovox.evaluation.metrics import classification_metrics, summarize_folds
+from emovox.evaluation.metrics import (
+    classification_metrics,
+    expected_calibration_error,
+    summarize_folds,
+)
 from emovox.evaluation.splits import make_folds
 from emovox.features import FeatureCache, extract_table, make_extractor, stack_features
 from emovox.labels import label_order
@@ -144,6 +148,8 @@ def evaluate(
         }
     )
     probs = np.concatenate(prob_rows)
+    pooled = classification_metrics(truth, predicted, labels=labels)
+    pooled["ece"] = expected_calibration_error(probs, np.asarray(truth) == np.asarray(predicted))
     for j, name in enumerate(labels):
         predictions[f"p_{name}"] = probs[:, j].round(4)
 
@@ -166,7 +172,7 @@ def evaluate(
             else None
         ),
         "summary": summarize_folds([f["metrics"] for f in fold_reports]),
-        "pooled": classification_metrics(truth, predicted, labels=labels),
+        "pooled": pooled,
         "folds": fold_reports,
         "failures": [{"path": p, "error": e} for p, e in failures],
         "predictions": predictions,

@@ -45,3 +45,21 @@ def summarize_folds(fold_metrics: list[dict]) -> dict:
             "max": float(np.nanmax(values)),
         }
     return summary
+
+
+def expected_calibration_error(
+    probabilities: np.ndarray, correct: np.ndarray, *, n_bins: int = 10
+) -> float:
+    """ECE of the top-class confidence: the mean |confidence - accuracy| over equal-width bins,
+    weighted by each bin's share of predictions. 0 means "a reported 0.9 is right 90 % of
+    the time"."""
+    confidence = np.max(np.asarray(probabilities, dtype=float), axis=1)
+    correct = np.asarray(correct, dtype=float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        members = bins == b
+        if members.any():
+            ece += members.mean() * abs(confidence[members].mean() - correct[members].mean())
+    return float(ece)

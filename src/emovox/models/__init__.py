@@ -9,6 +9,8 @@ name       model                                                       input
 ``logreg`` logistic regression, class-balanced                         2-D or 3-D
 ``seed_cnn`` the seed's CNN on MFCC images, in PyTorch                 3-D
 ``mlp``    PyTorch MLP head for feature vectors / embeddings           2-D
+``layer_logreg``  chosen encoder layers -> logistic regression          2-D
+``whisper_head``  speaker-CV choice of layers and C, temperature-scaled 2-D
 =========  ==========================================================  ============
 
 3-D inputs ``(n, n_mfcc, n_frames)`` reach the scikit-learn models averaged over time
@@ -33,6 +35,7 @@ from emovox.models.classic import (
     make_random_forest,
     make_svm,
 )
+from emovox.models.embedding_head import make_layer_logreg, make_whisper_head
 from emovox.models.io import load_model, save_model
 from emovox.models.mlp import MLPHeadClassifier, make_mlp
 from emovox.models.seed_cnn import SeedCNNClassifier, count_parameters, make_seed_cnn
@@ -45,6 +48,8 @@ MODELS: dict[str, Callable[..., Any]] = {
     "logreg": make_logreg,
     "seed_cnn": make_seed_cnn,
     "mlp": make_mlp,
+    "layer_logreg": make_layer_logreg,
+    "whisper_head": make_whisper_head,
 }
 """Model builders by name; each takes ``seed`` and the model's own keyword parameters."""
 

@@ -68,7 +68,12 @@ TRUSTED_MODULES = (
 )
 """Modules whose *classes* a skops file may ask :func:`load_model` to build."""
 
-TRUSTED_TYPES = ("emovox.models.classic.TimePooling",)
+TRUSTED_TYPES = (
+    "emovox.models.classic.TimePooling",
+    "emovox.models.embedding_head.LayerSelect",
+    "emovox.models.embedding_head.SpeakerCVSelect",
+    "emovox.models.embedding_head.TemperatureScaled",
+)
 """Further types, by exact name, that a skops file may contain."""
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from emovox.audio.trim import trim_silence
 from emovox.errors import EmovoxError, ModelError
 from emovox.features.base import Extractor, as_signal, register, require_positive
 from emovox.features.whisper import weights
@@ -206,6 +207,9 @@ class WhisperEmbedding(Extractor):
             ``"none"`` (float32).
         path: a CTranslate2 Whisper model folder or ``model.bin`` instead of the packaged
             weights (else ``$EMOVOX_WHISPER_MODEL``); its sha256 is reported, not enforced.
+        trim_db: when set, leading and trailing audio more than this many dB below the
+            peak is cut before encoding (:func:`emovox.audio.trim.trim_silence`), so the
+            pooled statistics describe the speech rather than the silence around it.
     """
 
     name = "whisper"
@@ -217,6 +221,7 @@ class WhisperEmbedding(Extractor):
     threads: int | None = 1
     quantize: str = "int8"
     path: str | None = None
+    trim_db: float | None = None
 
     _encoder: Any = field(default=None, init=False, repr=False, compare=False)
 
@@ -280,6 +285,8 @@ class WhisperEmbedding(Extractor):
         longer than ``max_seconds`` is encoded in chunks whose frames are concatenated.
         """
         signal = as_signal(signal16k)
+        if self.trim_db is not None:
+            signal = trim_silence(signal, top_db=self.trim_db)
         encoder = self.encoder()
         indices = self.layer_indices()
         depth = max(indices)
