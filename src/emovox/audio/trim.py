@@ -27,8 +27,7 @@ def trim_silence(
     _, (start, end) = librosa.effects.trim(
         signal, top_db=top_db, frame_length=frame, hop_length=hop
     )
-    pad = int(margin * sample_rate)
-    start, end = max(0, start - pad), min(signal.size, end + pad)
     if end - start < min_duration * sample_rate:
         return signal
-    return signal[start:end]
+    pad = int(margin * sample_rate)
+    return signal[max(0, start - pad) : min(signal.size, end + pad)]
