@@ -5,33 +5,54 @@ audio or computes features itself. A saved recognizer is a folder::
 
     emovox.json      labels, feature configuration, sample rate, training data, metrics
     model/           the fitted model (skops for scikit-learn, safetensors + JSON for torch)
+    head.safetensors, head.json
+                     the model folded into one linear layer, when it is linear (optional)
 
 so that a saved model reproduces its own preprocessing exactly, and loading it cannot
 execute code.
+
+Two ways to predict, same numbers to int8 rounding:
+
+* the **reference path**: the feature extractor as trained (PyTorch for Whisper) and the
+  fitted scikit-learn / torch model; used for training and evaluation.
+* the **fast path**, for Whisper features with a linear head (logistic regression after
+  layer selection and scaling, optionally temperature-scaled): the encoder runs in
+  onnxruntime (:mod:`emovox.features.whisper.onnx_encoder`, built once into the cache)
+  and the head in numpy (:mod:`emovox.linear_head`), so that neither torch nor
+  scikit-learn is imported and a fresh process answers in about a second.
+
+:meth:`Recognizer.load` takes the fast path when it can (``fast=None``); ``fast=False``
+forces the reference path and ``fast=True`` raises when the fast path is not possible.
+Heavy modules are imported inside the methods that need them.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from emovox import __version__
 from emovox.audio import SAMPLE_RATE, AudioSource, load_audio
 from emovox.errors import EmovoxError, ModelError
-from emovox.features import FeatureCache, make_extractor
-from emovox.labels import label_order
-from emovox.models import fit_model, load_model, make_model, save_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from emovox.features import FeatureCache
+    from emovox.linear_head import LinearHead
 
 FORMAT = "emovox-model"
 FORMAT_VERSION = 1
 METADATA_FILE = "emovox.json"
+MODEL_DIR = "model"
 
 
 @dataclass
@@ -64,6 +85,27 @@ def default_model_path() -> Path:
     return Path(str(resources.files("emovox") / "default_model"))
 
 
+def _model_sha256(folder: Path) -> str | None:
+    """The payload checksum that ``folder/model/model.json`` records (read without hashing)."""
+    try:
+        return json.loads((folder / MODEL_DIR / "model.json").read_text()).get("sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _saved_head(folder: Path) -> LinearHead | None:
+    """The folded head saved beside the model, if present and saved from the model there."""
+    from emovox import linear_head
+
+    if not (folder / linear_head.DESCRIPTION_FILE).is_file():
+        return None
+    description = linear_head.read_description(folder)
+    recorded = (description.get("source") or {}).get("model_sha256")
+    if recorded is None or recorded != _model_sha256(folder):
+        return None  # saved from another model: fold the model itself
+    return linear_head.LinearHead.load(folder)
+
+
 @dataclass
 class Recognizer:
     """A feature extractor and a fitted classifier, described by JSON metadata."""
@@ -74,7 +116,16 @@ class Recognizer:
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from emovox.features import make_extractor
+
         self._extractor = make_extractor(self.features)
+        self._source: Path | None = None
+        self._fast = False
+
+    @property
+    def fast(self) -> bool:
+        """True when predictions take the fast path (ONNX encoder + numpy linear head)."""
+        return self._fast
 
     # -- training -----------------------------------------------------------------------
     @classmethod
@@ -91,6 +142,9 @@ class Recognizer:
     ) -> Recognizer:
         """Fit on every row of a corpus table (speakers in ``speaker`` guide validation splits)."""
         from emovox.evaluation.experiment import table_features
+        from emovox.features import make_extractor
+        from emovox.labels import label_order
+        from emovox.models import fit_model, make_model
 
         started = time.perf_counter()
         X, kept, failures = table_features(table, features, cache=cache, progress=progress)
@@ -118,10 +172,15 @@ class Recognizer:
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the recognizer to folder ``path`` (created); returns the folder."""
+        """Write the recognizer to folder ``path`` (created); returns the folder.
+
+        With Whisper features and a head that folds into one linear layer, the folded head
+        is written too (``head.safetensors``, ``head.json``) for the fast path.
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        save_model(self.model, path / "model")
+        self._save_model(path / MODEL_DIR)
+        self._save_head(path)
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -135,9 +194,48 @@ class Recognizer:
         (path / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         return path
 
+    def _save_model(self, target: Path) -> None:
+        from emovox.linear_head import LinearHead
+
+        if not isinstance(self.model, LinearHead):
+            from emovox.models import save_model
+
+            save_model(self.model, target)
+            return
+        # Loaded on the fast path: the fitted model was never read; copy its files.
+        source = None if self._source is None else self._source / MODEL_DIR
+        if source is None or not source.is_dir():
+            raise ModelError(
+                "This recognizer holds only its folded linear head; load it with "
+                "Recognizer.load(path, fast=False) to save it elsewhere."
+            )
+        if source.resolve() != target.resolve():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+
+    def _save_head(self, folder: Path) -> None:
+        from emovox import linear_head
+
+        for name in (linear_head.WEIGHTS_FILE, linear_head.DESCRIPTION_FILE):
+            (folder / name).unlink(missing_ok=True)  # never leave another model's head behind
+        if self.features.get("name") != "whisper":
+            return
+        if isinstance(self.model, linear_head.LinearHead):
+            head = self.model
+        else:
+            head = linear_head.collapse_linear(self.model)
+        if head is not None:
+            source = {"model_sha256": _model_sha256(folder), "class": type(self.model).__name__}
+            head.save(folder, source=source)
+
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Recognizer:
-        """Load a saved recognizer; with no ``path``, the default model bundled with emovox."""
+    def load(cls, path: str | Path | None = None, *, fast: bool | None = None) -> Recognizer:
+        """Load a saved recognizer; with no ``path``, the default model bundled with emovox.
+
+        ``fast``: None takes the fast path when the model allows it (Whisper features, a
+        linear head) and the reference path otherwise; True requires the fast path
+        (:class:`ModelError` if impossible); False always takes the reference path. The
+        first fast load for given Whisper weights builds the ONNX encoder (seconds, once).
+        """
         folder = default_model_path() if path is None else Path(path)
         meta_file = folder / METADATA_FILE
         if not meta_file.is_file():
@@ -158,10 +256,69 @@ class Recognizer:
                 f"'{folder}' was saved by a newer emovox (format {meta['format_version']}); "
                 "upgrade emovox to load it."
             )
-        estimator = load_model(folder / "model")
-        return cls(
+        estimator = None
+        if fast is not False:
+            fast_recognizer, estimator = cls._load_fast(folder, meta, required=bool(fast))
+            if fast_recognizer is not None:
+                return fast_recognizer
+        if estimator is None:
+            from emovox.models import load_model
+
+            estimator = load_model(folder / MODEL_DIR)
+        recognizer = cls(
             features=meta["features"], model=estimator, labels=list(meta["labels"]), metadata=meta
         )
+        recognizer._source = folder
+        return recognizer
+
+    @classmethod
+    def _load_fast(
+        cls, folder: Path, meta: dict, *, required: bool
+    ) -> tuple[Recognizer | None, Any]:
+        """The fast-path recognizer, or None and the fitted model if it had to be read."""
+        from emovox.linear_head import collapse_linear
+
+        def refuse(reason: str) -> tuple[None, Any]:
+            if required:
+                raise ModelError(f"'{folder}' cannot be loaded with fast=True: {reason}.")
+            return None, estimator
+
+        estimator = None
+        features = meta.get("features") or {}
+        if features.get("name") != "whisper":
+            return refuse("the fast path needs Whisper features")
+        head = _saved_head(folder)
+        if head is None:
+            from emovox.models import load_model
+
+            estimator = load_model(folder / MODEL_DIR)
+            head = collapse_linear(estimator)
+            if head is None:
+                return refuse(f"its {type(estimator).__name__} head is not linear")
+        try:
+            from emovox.features import make_extractor
+            from emovox.features.whisper.onnx_encoder import OnnxWhisperEmbedding
+
+            extractor = OnnxWhisperEmbedding(make_extractor(features))
+        except Exception as exc:  # the reference path computes the same thing: fall back
+            if required:
+                raise
+            warnings.warn(
+                f"Fast prediction is unavailable ({exc}); using the PyTorch encoder.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None, estimator
+        if extractor.dim != head.n_features_in_:
+            return refuse(
+                f"the head takes {head.n_features_in_} features but the extractor gives "
+                f"{extractor.dim}"
+            )
+        recognizer = cls(features=features, model=head, labels=list(meta["labels"]), metadata=meta)
+        recognizer._extractor = extractor
+        recognizer._source = folder
+        recognizer._fast = True
+        return recognizer, estimator
 
     # -- prediction ---------------------------------------------------------------------
     def predict_proba_signal(self, signal: np.ndarray) -> dict[str, float]:

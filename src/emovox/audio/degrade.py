@@ -66,6 +66,28 @@ class Resampled:
         return resample(up, orig_sr=self.rate, target_sr=SAMPLE_RATE)
 
 
+@dataclass(frozen=True)
+class SpeedPerturb:
+    """Play the signal ``factor`` times faster (tempo and pitch together), as in Kaldi."""
+
+    factor: float
+
+    @property
+    def key(self) -> str:
+        return f"speed{self.factor:g}"
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        return resample(signal, orig_sr=round(SAMPLE_RATE * self.factor), target_sr=SAMPLE_RATE)
+
+
+AUGMENTATIONS = {
+    "speed": (SpeedPerturb(0.9), SpeedPerturb(1.1)),
+    "noise": (AddNoise(15, seed=1),),
+    "speed+noise": (SpeedPerturb(0.9), SpeedPerturb(1.1), AddNoise(15, seed=1)),
+    "speed-wide": (SpeedPerturb(0.8), SpeedPerturb(0.9), SpeedPerturb(1.1), SpeedPerturb(1.2)),
+}
+"""Training-data augmentations by name: each adds one copy of every training file."""
+
 ROBUSTNESS_CONDITIONS = {
     "noise 20 dB SNR": AddNoise(20),
     "noise 10 dB SNR": AddNoise(10),

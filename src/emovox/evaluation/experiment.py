@@ -48,6 +48,37 @@ def table_features(
     return stack_features(arrays), kept, failures
 
 
+def augmented_features(
+    kept: pd.DataFrame,
+    features: dict,
+    augment: str | None,
+    *,
+    cache: FeatureCache | None = None,
+    progress: bool = True,
+) -> list[np.ndarray]:
+    """One feature matrix per augmentation in ``AUGMENTATIONS[augment]``, rows as ``kept``."""
+    if augment is None:
+        return []
+    from emovox.audio.degrade import AUGMENTATIONS
+
+    if augment not in AUGMENTATIONS:
+        raise EmovoxError(f"Unknown augmentation '{augment}'; choose from {list(AUGMENTATIONS)}.")
+    matrices = []
+    for transform in AUGMENTATIONS[augment]:
+        X_aug, kept_aug, _ = table_features(
+            kept,
+            features,
+            cache=cache,
+            progress=progress,
+            transform=transform,
+            transform_key=transform.key,
+        )
+        if len(kept_aug) != len(kept):
+            raise EmovoxError(f"Some files failed under augmentation {transform.key}.")
+        matrices.append(X_aug)
+    return matrices
+
+
 def evaluate(
     table: pd.DataFrame,
     *,
@@ -62,6 +93,7 @@ def evaluate(
     test_transform: Callable[[np.ndarray], np.ndarray] | None = None,
     test_transform_key: str | None = None,
     extra_train: pd.DataFrame | None = None,
+    augment: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate one feature/model pair under ``protocol`` and return a JSON-able report.
 
@@ -69,7 +101,9 @@ def evaluate(
     calibration inside a model draw their validation data from the training speakers.
     ``test_transform`` degrades the test audio only (robustness: noise, telephone band).
     ``extra_train`` rows (other corpora, say) join the training part of every fold and are
-    never tested on; their speakers must not occur in ``table``.
+    never tested on; their speakers must not occur in ``table``. ``augment`` names a set of
+    :data:`emovox.audio.degrade.AUGMENTATIONS`: each adds a transformed copy of every
+    *training* row of every fold (the test rows are never augmented).
     """
     model_params = dict(model_params or {})
     X, kept, failures = table_features(table, features, cache=cache, progress=progress)
@@ -85,6 +119,7 @@ def evaluate(
         )
         if len(kept_t) != len(kept):
             raise EmovoxError(f"{len(fail_t)} files failed under the test transform.")
+    augmented = augmented_features(kept, features, augment, cache=cache, progress=progress)
     protocol_name, folds = make_folds(kept, protocol=protocol, n_folds=n_folds, seed=seed)
     labels = label_order(set(kept["label"]))
     y = kept["label"].to_numpy()
@@ -109,9 +144,11 @@ def evaluate(
         estimator = make_model(model, seed=seed, **model_params)
         fit_model(
             estimator,
-            np.concatenate([X[fold.train], X_extra]),
-            np.concatenate([y[fold.train], y_extra]),
-            groups=np.concatenate([groups[fold.train], groups_extra]),
+            np.concatenate([X[fold.train], X_extra, *[X_aug[fold.train] for X_aug in augmented]]),
+            np.concatenate([y[fold.train], y_extra, *[y[fold.train] for _ in augmented]]),
+            groups=np.concatenate(
+                [groups[fold.train], groups_extra, *[groups[fold.train] for _ in augmented]]
+            ),
         )
         fit_seconds = time.perf_counter() - started
         proba = estimator.predict_proba(X_test_all[fold.test])
@@ -166,6 +203,7 @@ def evaluate(
         "seed": seed,
         "n_folds": len(folds),
         "test_transform": test_transform_key,
+        "augment": augment,
         "extra_train": (
             {k: int(v) for k, v in extra_train["corpus"].value_counts().sort_index().items()}
             if extra_train is not None

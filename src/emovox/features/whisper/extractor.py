@@ -1,4 +1,9 @@
-"""``WhisperEmbedding``: pooled hidden states of chosen Whisper encoder layers."""
+"""``WhisperEmbedding``: pooled hidden states of chosen Whisper encoder layers.
+
+PyTorch is imported when an encoder is first needed, not with this module, so that the
+extractor can be registered and configured (and the ONNX fast path can reuse it, see
+:mod:`.onnx_encoder`) without paying for ``import torch``.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,20 @@ import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from emovox.audio.trim import trim_silence
 from emovox.errors import EmovoxError, ModelError
 from emovox.features.base import Extractor, as_signal, register, require_positive
 from emovox.features.whisper import weights
-from emovox.features.whisper.ct2_format import read_ct2_model
-from emovox.features.whisper.encoder import WhisperEncoder
 from emovox.features.whisper.log_mel import HOP_LENGTH, SAMPLE_RATE, log_mel
+
+if TYPE_CHECKING:
+    import torch
+
+    from emovox.features.whisper.encoder import WhisperEncoder
 
 DEFAULT_LAYERS: tuple[int, ...] = (3, 4, 5, 6)
 """Layers 3-6 of Whisper base, concatenated: the best probe in /shared/NOTES.md (0.75 UAR)."""
@@ -58,6 +65,8 @@ def calibration_signal() -> np.ndarray:
 def outlier_linears(encoder: WhisperEncoder, *, limit: float = CREST_LIMIT) -> set[str]:
     """Names of the Linear layers whose input crest factor exceeds ``limit`` on
     :func:`calibration_signal`."""
+    import torch
+
     crest: dict[str, float] = {}
     handles = []
     for name, module in encoder.named_modules():
@@ -79,6 +88,8 @@ def outlier_linears(encoder: WhisperEncoder, *, limit: float = CREST_LIMIT) -> s
 
 def _int8_engine() -> str:
     """oneDNN where the CPU has VNNI (int8 dot products; ~25 % faster), else the default."""
+    import torch
+
     engines = torch.backends.quantized.supported_engines
     vnni = getattr(torch.cpu, "_is_vnni_supported", lambda: False)()
     return "onednn" if vnni and "onednn" in engines else torch.backends.quantized.engine
@@ -93,6 +104,8 @@ def _quantize_int8(encoder: WhisperEncoder) -> WhisperEncoder:
         raise ModelError(
             "This PyTorch has no torch.ao.quantization.quantize_dynamic; use quantize='none'."
         ) from None
+    import torch
+
     keep = outlier_linears(encoder)
     qconfig = {
         name: per_channel_dynamic_qconfig
@@ -126,6 +139,9 @@ def load_encoder(
     """
     if quantize not in QUANTIZE:
         raise EmovoxError(f"quantize must be one of {QUANTIZE}, got {quantize!r}.")
+    from emovox.features.whisper.ct2_format import read_ct2_model
+    from emovox.features.whisper.encoder import WhisperEncoder
+
     files = weights.locate(model, path=path, sha256=sha256)
     with _MODELS_LOCK:
         key = (files.key, quantize)
@@ -148,6 +164,8 @@ def clear_cache() -> None:
 @contextlib.contextmanager
 def torch_threads(threads: int | None) -> Iterator[None]:
     """Run the block with ``threads`` intra-op threads, then restore the previous count."""
+    import torch
+
     previous = torch.get_num_threads()
     if threads is None or threads == previous:
         yield
@@ -244,6 +262,9 @@ class WhisperEmbedding(Extractor):
     def config(self) -> dict[str, Any]:
         """The parameters, JSON-able (layers as a list), with the name ``"whisper"``."""
         config = super().config()
+        if config.get("trim_db") is None:
+            # Omitted when off, so configs (and cache keys) from before the option still match.
+            config.pop("trim_db", None)
         if not isinstance(self.layers, str):
             config["layers"] = list(self.layers)
         return config
@@ -259,7 +280,10 @@ class WhisperEmbedding(Extractor):
 
     def layer_indices(self) -> tuple[int, ...]:
         """The layers pooled, ``"all"`` resolved (needs the model)."""
-        n_layers = self.encoder().n_layers
+        return self.resolve_layers(self.encoder().n_layers)
+
+    def resolve_layers(self, n_layers: int) -> tuple[int, ...]:
+        """The layers pooled for an encoder of ``n_layers`` layers, ``"all"`` resolved."""
         if self.layers == "all":
             return tuple(range(1, n_layers + 1))
         too_deep = [i for i in self.layers if i > n_layers]
@@ -284,6 +308,8 @@ class WhisperEmbedding(Extractor):
         One frame per 20 ms (:data:`FRAME_RATE`), the end padded to a whole frame; input
         longer than ``max_seconds`` is encoded in chunks whose frames are concatenated.
         """
+        import torch
+
         signal = as_signal(signal16k)
         if self.trim_db is not None:
             signal = trim_silence(signal, top_db=self.trim_db)

@@ -1,17 +1,17 @@
-"""Whisper's log-mel spectrogram, without padding the input to 30 s.
+"""Whisper's log-mel spectrogram, without padding the input to 30 s, in numpy only.
 
 Same recipe as ``whisper.audio.log_mel_spectrogram`` and faster-whisper's
 ``FeatureExtractor``: periodic Hann window of 400 samples, hop 160 (10 ms), centred
 STFT with reflect padding, the last frame dropped, power spectrum, 80 Slaney mel
-filters (``librosa.filters.mel(sr=16000, n_fft=400, n_mels=80)``), ``log10`` of the
-energies clamped at 1e-10, values below ``max - 8`` raised to it, then ``(x + 4) / 4``.
+filters (the values of ``librosa.filters.mel(sr=16000, n_fft=400, n_mels=80)``, computed
+here so that prediction does not import librosa), ``log10`` of the energies clamped at
+1e-10, values below ``max - 8`` raised to it, then ``(x + 4) / 4``.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-import librosa
 import numpy as np
 
 SAMPLE_RATE = 16_000
@@ -21,11 +21,42 @@ N_MELS = 80
 FRAME_MULTIPLE = 2
 """The encoder's second convolution has stride 2: frame counts are made even."""
 
+_F_SP = 200.0 / 3
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = np.log(6.4) / 27.0
+
+
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's ``htk=False``)."""
+    hz = np.asarray(hz, dtype=np.float64)
+    log_part = _MIN_LOG_MEL + np.log(np.maximum(hz, 1e-30) / _MIN_LOG_HZ) / _LOGSTEP
+    return np.where(hz >= _MIN_LOG_HZ, log_part, hz / _F_SP)
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    mel = np.asarray(mel, dtype=np.float64)
+    hz = _F_SP * mel
+    return np.where(mel >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOGSTEP * (mel - _MIN_LOG_MEL)), hz)
+
 
 @lru_cache(maxsize=4)
 def mel_filters(n_mels: int = N_MELS) -> np.ndarray:
-    """The (n_mels, 201) Slaney mel filter bank Whisper was trained with."""
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
+    """The (n_mels, 201) Slaney-normalised mel filter bank Whisper was trained with.
+
+    Follows ``librosa.filters.mel(sr=16000, n_fft=400, n_mels=n_mels)`` step by step,
+    float32 rounding included, so the values are the same.
+    """
+    fft_hz = np.linspace(0.0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
+    mel_hz = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(SAMPLE_RATE / 2), n_mels + 2))
+    widths = np.diff(mel_hz)
+    ramps = np.subtract.outer(mel_hz, fft_hz)
+    lower = -ramps[:n_mels] / widths[:n_mels, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
+    norm = 2.0 / (mel_hz[2 : n_mels + 2] - mel_hz[:n_mels])
+    return (weights * norm[:, None]).astype(np.float32)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,377 @@
+"""Whisper's encoder in onnxruntime, for predictions that start fast and never import torch.
+
+The ONNX file is derived from the installed weights and cannot be shipped, so it is built
+on first use: the PyTorch encoder (:mod:`.encoder`) is exported with a dynamic frame axis
+and every hidden state as one stacked output (index 0 the input to layer 1, index ``i``
+the output of layer ``i``, the last one after the final LayerNorm), optionally quantized to
+dynamic int8, and written atomically to ``$EMOVOX_CACHE/whisper/onnx`` (default
+``~/.cache/emovox``) under the weights' sha256 and the variant. Later processes only open
+it: they need numpy and onnxruntime, not torch. Building needs ``torch`` and ``onnx``.
+
+Variants follow :class:`~.extractor.WhisperEmbedding`'s ``quantize``:
+
+* ``"none"`` -> ``fp32``: the float32 encoder (embedding cosine to torch's > 0.9999).
+* ``"int8"`` -> ``int8``: onnxruntime dynamic int8 MatMuls (per-channel weights) for the
+  Linear layers, except those whose inputs have outlier activations, which stay float32,
+  as in the PyTorch int8 path (:func:`~.extractor.outlier_linears`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emovox.audio.trim import trim_silence
+from emovox.errors import EmovoxError, ModelError
+from emovox.features.base import as_signal
+from emovox.features.whisper import weights
+from emovox.features.whisper.extractor import WhisperEmbedding, chunk_bounds, pool
+from emovox.features.whisper.log_mel import HOP_LENGTH, SAMPLE_RATE, log_mel
+
+EXPORT_VERSION = 1
+"""Bump when the exported graph changes, so that caches built before are rebuilt."""
+
+VARIANTS = {"none": "fp32", "int8": "int8"}
+"""ONNX variant for each ``quantize`` value of the extractor."""
+
+OPSET = 17
+LINEAR_NAMES = ("qkv", "out", "fc1", "fc2")
+"""The encoder's Linear layers (see :class:`~.encoder.EncoderLayer`)."""
+
+BUILD_MESSAGE = "preparing the Whisper encoder for fast start (once) ..."
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    """What the ONNX file's metadata says about the encoder inside it."""
+
+    weights_sha256: str
+    variant: str
+    n_layers: int
+    width: int
+    n_mels: int
+    max_frames: int
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "emovox_export_version": str(EXPORT_VERSION),
+            "weights_sha256": self.weights_sha256,
+            "variant": self.variant,
+            "n_layers": str(self.n_layers),
+            "width": str(self.width),
+            "n_mels": str(self.n_mels),
+            "max_frames": str(self.max_frames),
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str]) -> EncoderInfo:
+        if meta.get("emovox_export_version") != str(EXPORT_VERSION):
+            raise ModelError("The cached ONNX encoder was built by another emovox version.")
+        try:
+            return cls(
+                weights_sha256=meta["weights_sha256"],
+                variant=meta["variant"],
+                n_layers=int(meta["n_layers"]),
+                width=int(meta["width"]),
+                n_mels=int(meta["n_mels"]),
+                max_frames=int(meta["max_frames"]),
+            )
+        except (KeyError, ValueError) as exc:
+            raise ModelError(f"The cached ONNX encoder has incomplete metadata ({exc}).") from None
+
+
+def cache_path(files: weights.ModelFiles, variant: str) -> Path:
+    """Where the ONNX encoder for these weights and variant is cached."""
+    name = f"encoder-{files.sha256}-{variant}-v{EXPORT_VERSION}.onnx"
+    return weights.cache_dir() / "whisper" / "onnx" / name
+
+
+class OnnxWhisperEncoder:
+    """An onnxruntime session over a cached encoder: ``(n_mels, frames)`` log-mel in,
+    ``(n_layers + 1, frames / 2, width)`` hidden states out."""
+
+    def __init__(self, path: str | Path, *, threads: int | None = 1) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ModelError(
+                f"onnxruntime is not installed ({exc}); pip install onnxruntime."
+            ) from None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or 0
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+            meta = self.session.get_modelmeta().custom_metadata_map
+        except Exception as exc:  # onnxruntime raises its own, unexported, exception types
+            raise ModelError(f"Cannot open the ONNX encoder '{path}' ({exc}).") from None
+        self.info = EncoderInfo.from_metadata(meta)
+        self.path = Path(path)
+
+    @property
+    def n_layers(self) -> int:
+        return self.info.n_layers
+
+    @property
+    def max_frames(self) -> int:
+        return self.info.max_frames
+
+    def __call__(self, mel: np.ndarray) -> np.ndarray:
+        """Hidden states of one ``(n_mels, frames)`` log-mel, frames even."""
+        if mel.shape[-1] > self.max_frames:
+            raise ValueError(
+                f"{mel.shape[-1]} mel frames exceed the encoder's {self.max_frames}; chunk it."
+            )
+        feed = np.ascontiguousarray(mel, dtype=np.float32)[None]
+        return self.session.run(None, {"mel": feed})[0]
+
+
+_ENCODERS: dict[tuple[str, int | None], OnnxWhisperEncoder] = {}
+_LOCK = threading.Lock()
+
+
+def load_onnx_encoder(
+    model: str = "base",
+    *,
+    path: str | None = None,
+    quantize: str = "int8",
+    threads: int | None = 1,
+    build: bool = True,
+) -> OnnxWhisperEncoder:
+    """The ONNX encoder for these weights (see :func:`weights.locate`), shared per process.
+
+    Builds and caches the ONNX file when it is missing or unusable (``build=False``:
+    raise :class:`ModelError` instead).
+    """
+    if quantize not in VARIANTS:
+        raise EmovoxError(f"quantize must be one of {tuple(VARIANTS)}, got {quantize!r}.")
+    variant = VARIANTS[quantize]
+    files = weights.locate(model, path=path)
+    target = cache_path(files, variant)
+    with _LOCK:
+        key = (str(target), threads)
+        if key not in _ENCODERS:
+            encoder = _open(target, files, variant, threads) if target.is_file() else None
+            if encoder is None:
+                if not build:
+                    raise ModelError(f"No usable ONNX encoder at '{target}'.")
+                build_onnx(files, variant, target)
+                encoder = OnnxWhisperEncoder(target, threads=threads)
+            _ENCODERS[key] = encoder
+        return _ENCODERS[key]
+
+
+def _open(
+    target: Path, files: weights.ModelFiles, variant: str, threads: int | None
+) -> OnnxWhisperEncoder | None:
+    """The cached encoder, or None when it is damaged or not the one asked for."""
+    try:
+        encoder = OnnxWhisperEncoder(target, threads=threads)
+    except ModelError:
+        return None
+    info = encoder.info
+    return encoder if (info.weights_sha256, info.variant) == (files.sha256, variant) else None
+
+
+def clear_cache() -> None:
+    """Forget the sessions opened so far (tests)."""
+    with _LOCK:
+        _ENCODERS.clear()
+
+
+# ------------------------------------------------------------------ building
+
+
+def build_onnx(
+    files: weights.ModelFiles,
+    variant: str,
+    target: Path,
+    *,
+    keep_float: set[str] | None = None,
+    quiet: bool = False,
+) -> Path:
+    """Export the encoder of ``files`` as ONNX ``variant`` to ``target`` (atomically).
+
+    ``keep_float`` names Linear layers (``"layers.3.fc2"``) left in float32 by the int8
+    variant; default: :func:`~.extractor.outlier_linears` of the encoder.
+    """
+    if variant not in VARIANTS.values():
+        raise EmovoxError(f"variant must be one of {tuple(VARIANTS.values())}, got {variant!r}.")
+    if not quiet:
+        print(BUILD_MESSAGE, file=sys.stderr, flush=True)
+    try:
+        import onnx
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise ModelError(
+            f"Building the ONNX encoder needs torch and onnx ({exc}); pip install onnx, "
+            "or predict with Recognizer.load(path, fast=False)."
+        ) from None
+    from emovox.features.whisper.ct2_format import read_ct2_model
+    from emovox.features.whisper.encoder import WhisperEncoder
+    from emovox.features.whisper.extractor import outlier_linears
+
+    parsed = read_ct2_model(files.parts, keep=lambda n: n.startswith("encoder/"))
+    encoder = WhisperEncoder.from_ct2(parsed)
+    info = EncoderInfo(
+        weights_sha256=files.sha256,
+        variant=variant,
+        n_layers=encoder.n_layers,
+        width=int(encoder.ln_post.normalized_shape[0]),
+        n_mels=int(encoder.conv1.in_channels),
+        max_frames=encoder.max_frames,
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        _export(encoder, fp32, n_mels=info.n_mels)
+        if variant == "int8":
+            keep = outlier_linears(encoder) if keep_float is None else keep_float
+            model = _quantize(fp32, Path(tmp) / "int8.onnx", keep=keep)
+        else:
+            model = onnx.load(str(fp32))
+        for key, value in info.metadata().items():
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
+        staged = Path(tmp) / "final.onnx"
+        onnx.save(model, str(staged))
+        os.replace(staged, target)
+    return target
+
+
+def _stacked(encoder: Any) -> Any:
+    """A torch module returning ``encoder``'s hidden states stacked (batch of one)."""
+    import torch
+
+    class Stacked(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, mel: torch.Tensor) -> torch.Tensor:
+            return torch.stack([state[0] for state in self.inner(mel)])
+
+    return Stacked(encoder).eval()
+
+
+def _export(encoder: Any, path: Path, *, n_mels: int) -> None:
+    import torch
+
+    example = torch.zeros(1, n_mels, 300)
+    with warnings.catch_warnings(), _quiet_stdout():
+        warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated, and traces
+        torch.onnx.export(
+            _stacked(encoder),
+            (example,),
+            str(path),
+            input_names=["mel"],
+            output_names=["states"],
+            dynamic_axes={"mel": {2: "frames"}, "states": {1: "positions"}},
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+
+def _quantize(source: Path, target: Path, *, keep: set[str]) -> Any:
+    """Dynamic int8 (per-channel weights) for the Linear MatMuls not named in ``keep``."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    linear = {}
+    for node in onnx.load(str(source), load_external_data=False).graph.node:
+        parts = node.name.strip("/").split("/")
+        if node.op_type == "MatMul" and len(parts) >= 3 and parts[-2] in LINEAR_NAMES:
+            linear[f"{parts[-3]}.{parts[-2]}"] = node.name  # "layers.3.fc2"
+    missing = sorted(keep - set(linear))
+    if missing or not linear:
+        raise ModelError(f"The exported encoder lacks the Linear layers {missing or 'all'}.")
+    with warnings.catch_warnings(), _quiet_stdout():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_quantize=[node for name, node in linear.items() if name not in keep],
+        )
+    return onnx.load(str(target))
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Keep exporter chatter off stdout (the CLI prints JSON there) and log warnings off."""
+    logging.disable(logging.WARNING)  # onnxruntime.quantization warns on the root logger
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+# ------------------------------------------------------------------ the extractor
+
+
+class OnnxWhisperEmbedding:
+    """:class:`~.extractor.WhisperEmbedding`'s embedding, computed with onnxruntime.
+
+    Same configuration, chunking, trimming and pooling as ``reference``; only the encoder
+    differs (to float rounding for ``quantize="none"``, to int8 rounding otherwise).
+    """
+
+    name = "whisper"
+
+    def __init__(self, reference: WhisperEmbedding, *, build: bool = True) -> None:
+        if not isinstance(reference, WhisperEmbedding):
+            raise EmovoxError(f"Expected a WhisperEmbedding, got {type(reference).__name__}.")
+        self.reference = reference
+        self.encoder = load_onnx_encoder(
+            reference.model,
+            path=reference.path,
+            quantize=reference.quantize,
+            threads=reference.threads,
+            build=build,
+        )
+        self.indices = reference.resolve_layers(self.encoder.n_layers)
+
+    def config(self) -> dict[str, Any]:
+        return self.reference.config()
+
+    @property
+    def dim(self) -> int:
+        pooled = 2 if self.reference.pooling == "meanstd" else 1
+        return len(self.indices) * self.encoder.info.width * pooled
+
+    def layer_frames(self, signal16k: np.ndarray) -> np.ndarray:
+        """Hidden states of the chosen layers, float32 ``(layers, frames, width)``."""
+        signal = as_signal(signal16k)
+        if self.reference.trim_db is not None:
+            signal = trim_silence(signal, top_db=self.reference.trim_db)
+        max_samples = min(
+            int(self.reference.max_seconds * SAMPLE_RATE), self.encoder.max_frames * HOP_LENGTH
+        )
+        pieces = []
+        for start, end in chunk_bounds(signal.size, max_samples):
+            states = self.encoder(log_mel(signal[start:end], n_mels=self.encoder.info.n_mels))
+            pieces.append(states[list(self.indices)])
+        return np.concatenate(pieces, axis=1).astype(np.float32, copy=False)
+
+    def __call__(self, signal16k: np.ndarray) -> np.ndarray:
+        """The pooled embedding, float32 of shape ``(dim,)``."""
+        return pool(self.layer_frames(signal16k), pooling=self.reference.pooling)
