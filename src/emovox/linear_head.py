@@ -92,7 +92,8 @@ class LinearHead:
         if self.link == "softmax":
             proba = _softmax(scores)
         else:
-            proba = 1.0 / (1.0 + np.exp(-scores))
+            with np.errstate(over="ignore"):  # exp(-score) = inf gives a probability of 0
+                proba = 1.0 / (1.0 + np.exp(-scores))
             total = proba.sum(axis=1, keepdims=True)
             empty = total[:, 0] == 0  # every sigmoid underflowed: uniform, as scikit-learn
             proba[empty], total[empty] = 1.0, proba.shape[1]

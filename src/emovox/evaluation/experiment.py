@@ -90,8 +90,7 @@ def evaluate(
     seed: int = 0,
     cache: FeatureCache | None = None,
     progress: bool = True,
-    test_transform: Callable[[np.ndarray], np.ndarray] | None = None,
-    test_transform_key: str | None = None,
+    test_conditions: dict[str, Any] | None = None,
     extra_train: pd.DataFrame | None = None,
     augment: str | None = None,
 ) -> dict[str, Any]:
@@ -99,7 +98,9 @@ def evaluate(
 
     Models are fitted on the training part of each fold only; early stopping and any
     calibration inside a model draw their validation data from the training speakers.
-    ``test_transform`` degrades the test audio only (robustness: noise, telephone band).
+    ``test_conditions`` maps names to degradations (objects with ``key`` and ``__call__``,
+    see :mod:`emovox.audio.degrade`): the same fitted models are also tested on degraded
+    copies of the test audio, reported under ``report["conditions"]``.
     ``extra_train`` rows (other corpora, say) join the training part of every fold and are
     never tested on; their speakers must not occur in ``table``. ``augment`` names a set of
     :data:`emovox.audio.degrade.AUGMENTATIONS`: each adds a transformed copy of every
@@ -107,18 +108,21 @@ def evaluate(
     """
     model_params = dict(model_params or {})
     X, kept, failures = table_features(table, features, cache=cache, progress=progress)
-    X_test_all = X
-    if test_transform is not None:
-        X_test_all, kept_t, fail_t = table_features(
+    degraded: dict[str, np.ndarray] = {}
+    for name, transform in (test_conditions or {}).items():
+        X_cond, kept_c, fail_c = table_features(
             kept,
             features,
             cache=cache,
             progress=progress,
-            transform=test_transform,
-            transform_key=test_transform_key,
+            transform=transform,
+            transform_key=transform.key,
         )
-        if len(kept_t) != len(kept):
-            raise EmovoxError(f"{len(fail_t)} files failed under the test transform.")
+        if len(kept_c) != len(kept):
+            raise EmovoxError(f"{len(fail_c)} files failed under test condition '{name}'.")
+        degraded[name] = X_cond
+    condition_preds: dict[str, list] = {name: [] for name in degraded}
+    condition_folds: dict[str, list] = {name: [] for name in degraded}
     augmented = augmented_features(kept, features, augment, cache=cache, progress=progress)
     protocol_name, folds = make_folds(kept, protocol=protocol, n_folds=n_folds, seed=seed)
     labels = label_order(set(kept["label"]))
@@ -151,7 +155,7 @@ def evaluate(
             ),
         )
         fit_seconds = time.perf_counter() - started
-        proba = estimator.predict_proba(X_test_all[fold.test])
+        proba = estimator.predict_proba(X[fold.test])
         classes = list(estimator.classes_)
         pred = np.asarray(classes)[np.argmax(proba, axis=1)]
         metrics = classification_metrics(y[fold.test], pred, labels=labels)
@@ -165,6 +169,12 @@ def evaluate(
                 "metrics": metrics,
             }
         )
+        for name, X_cond in degraded.items():
+            p_cond = np.asarray(classes)[np.argmax(estimator.predict_proba(X_cond[fold.test]), 1)]
+            condition_preds[name].extend(p_cond)
+            condition_folds[name].append(
+                classification_metrics(y[fold.test], p_cond, labels=labels)
+            )
         truth.extend(y[fold.test])
         predicted.extend(pred)
         full = np.zeros((len(fold.test), len(labels)))
@@ -202,7 +212,14 @@ def evaluate(
         "model": {"name": model, "params": model_params},
         "seed": seed,
         "n_folds": len(folds),
-        "test_transform": test_transform_key,
+        "conditions": {
+            name: {
+                "key": transform.key,
+                "summary": summarize_folds(condition_folds[name]),
+                "pooled": classification_metrics(truth, condition_preds[name], labels=labels),
+            }
+            for name, transform in (test_conditions or {}).items()
+        },
         "augment": augment,
         "extra_train": (
             {k: int(v) for k, v in extra_train["corpus"].value_counts().sort_index().items()}

@@ -50,6 +50,10 @@ ParamOpt = Annotated[
     list[str], typer.Option("--param", "-p", help="Model parameter key=value. Repeatable.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+AugmentOpt = Annotated[
+    str | None,
+    typer.Option(help="Augment training audio: speed, speed-wide, noise or speed+noise."),
+]
 
 
 def _load_table(corpus: list[str], data: Path | None, policy: str):
@@ -221,6 +225,7 @@ def evaluate(
     output: Annotated[
         Path | None, typer.Option("--out", "-o", help="Folder for report.json, CSVs and plot.")
     ] = None,
+    augment: AugmentOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a feature/model pair; speaker-independent folds unless told otherwise."""
@@ -238,6 +243,7 @@ def evaluate(
         seed=seed,
         cache=_cache(),
         progress=not as_json,
+        augment=augment,
     )
     if output is not None:
         write_report(report, output)

@@ -11,15 +11,15 @@ it: they need numpy and onnxruntime, not torch. Building needs ``torch`` and ``o
 Variants follow :class:`~.extractor.WhisperEmbedding`'s ``quantize``:
 
 * ``"none"`` -> ``fp32``: the float32 encoder (embedding cosine to torch's > 0.9999).
-* ``"int8"`` -> ``int8``: onnxruntime dynamic int8 MatMuls (per-channel weights) for the
-  Linear layers, except those whose inputs have outlier activations, which stay float32,
-  as in the PyTorch int8 path (:func:`~.extractor.outlier_linears`).
+* ``"int8"`` -> ``int8``: the PyTorch int8 path's quantization, same layers (those with
+  outlier inputs stay float32, :func:`~.extractor.outlier_linears`), same int8 weights and
+  the same activation arithmetic (7-bit, per tensor; see :mod:`.onnx_int8`), so that its
+  embeddings track the reference ones rather than merely float32's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 import tempfile
@@ -39,7 +39,7 @@ from emovox.features.whisper import weights
 from emovox.features.whisper.extractor import WhisperEmbedding, chunk_bounds, pool
 from emovox.features.whisper.log_mel import HOP_LENGTH, SAMPLE_RATE, log_mel
 
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 """Bump when the exported graph changes, so that caches built before are rebuilt."""
 
 VARIANTS = {"none": "fp32", "int8": "int8"}
@@ -198,18 +198,9 @@ def clear_cache() -> None:
 
 
 def build_onnx(
-    files: weights.ModelFiles,
-    variant: str,
-    target: Path,
-    *,
-    keep_float: set[str] | None = None,
-    quiet: bool = False,
+    files: weights.ModelFiles, variant: str, target: Path, *, quiet: bool = False
 ) -> Path:
-    """Export the encoder of ``files`` as ONNX ``variant`` to ``target`` (atomically).
-
-    ``keep_float`` names Linear layers (``"layers.3.fc2"``) left in float32 by the int8
-    variant; default: :func:`~.extractor.outlier_linears` of the encoder.
-    """
+    """Export the encoder of ``files`` as ONNX ``variant`` to ``target`` (atomically)."""
     if variant not in VARIANTS.values():
         raise EmovoxError(f"variant must be one of {tuple(VARIANTS.values())}, got {variant!r}.")
     if not quiet:
@@ -224,7 +215,6 @@ def build_onnx(
         ) from None
     from emovox.features.whisper.ct2_format import read_ct2_model
     from emovox.features.whisper.encoder import WhisperEncoder
-    from emovox.features.whisper.extractor import outlier_linears
 
     parsed = read_ct2_model(files.parts, keep=lambda n: n.startswith("encoder/"))
     encoder = WhisperEncoder.from_ct2(parsed)
@@ -238,13 +228,11 @@ def build_onnx(
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
-        fp32 = Path(tmp) / "fp32.onnx"
-        _export(encoder, fp32, n_mels=info.n_mels)
+        exported = Path(tmp) / "fp32.onnx"
+        _export(encoder, exported, n_mels=info.n_mels)
+        model = onnx.load(str(exported))
         if variant == "int8":
-            keep = outlier_linears(encoder) if keep_float is None else keep_float
-            model = _quantize(fp32, Path(tmp) / "int8.onnx", keep=keep)
-        else:
-            model = onnx.load(str(fp32))
+            _to_torch_int8(model, encoder)
         for key, value in info.metadata().items():
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value
@@ -252,6 +240,34 @@ def build_onnx(
         onnx.save(model, str(staged))
         os.replace(staged, target)
     return target
+
+
+def _to_torch_int8(model: Any, encoder: Any) -> None:
+    """Quantize ``model``'s Linear MatMuls exactly as the reference int8 encoder does.
+
+    The layers and int8 weights are those of :func:`~.extractor._quantize_int8` (outlier
+    layers stay float32); the arithmetic is :func:`~.onnx_int8.rewrite_int8`'s.
+    """
+    from emovox.features.whisper.extractor import _quantize_int8
+    from emovox.features.whisper.onnx_int8 import rewrite_int8
+
+    modules = dict(_quantize_int8(encoder).named_modules())
+    weights_by_node = {}
+    for node in model.graph.node:
+        parts = node.name.strip("/").split("/")  # "/inner/layers.3/fc2/MatMul"
+        if node.op_type != "MatMul" or len(parts) < 3 or parts[-2] not in LINEAR_NAMES:
+            continue
+        module = modules.get(f"{parts[-3]}.{parts[-2]}")
+        if module is None:
+            raise ModelError(f"The exported encoder has an unexpected layer '{node.name}'.")
+        if hasattr(module, "_packed_params"):  # quantized; float32 otherwise
+            weight = module.weight()
+            weights_by_node[node.name] = (
+                weight.int_repr().numpy(),
+                weight.q_per_channel_scales().numpy().astype(np.float32),
+            )
+    if not weights_by_node or rewrite_int8(model, weights_by_node) != len(weights_by_node):
+        raise ModelError("Could not quantize the exported Whisper encoder.")
 
 
 def _stacked(encoder: Any) -> Any:
@@ -288,41 +304,11 @@ def _export(encoder: Any, path: Path, *, n_mels: int) -> None:
         )
 
 
-def _quantize(source: Path, target: Path, *, keep: set[str]) -> Any:
-    """Dynamic int8 (per-channel weights) for the Linear MatMuls not named in ``keep``."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    linear = {}
-    for node in onnx.load(str(source), load_external_data=False).graph.node:
-        parts = node.name.strip("/").split("/")
-        if node.op_type == "MatMul" and len(parts) >= 3 and parts[-2] in LINEAR_NAMES:
-            linear[f"{parts[-3]}.{parts[-2]}"] = node.name  # "layers.3.fc2"
-    missing = sorted(keep - set(linear))
-    if missing or not linear:
-        raise ModelError(f"The exported encoder lacks the Linear layers {missing or 'all'}.")
-    with warnings.catch_warnings(), _quiet_stdout():
-        warnings.simplefilter("ignore")
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            op_types_to_quantize=["MatMul"],
-            nodes_to_quantize=[node for name, node in linear.items() if name not in keep],
-        )
-    return onnx.load(str(target))
-
-
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
-    """Keep exporter chatter off stdout (the CLI prints JSON there) and log warnings off."""
-    logging.disable(logging.WARNING)  # onnxruntime.quantization warns on the root logger
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        logging.disable(logging.NOTSET)
+    """Keep exporter chatter off stdout (the CLI prints JSON there)."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 # ------------------------------------------------------------------ the extractor
