@@ -38,14 +38,17 @@ MODEL_PARAMS: dict[str, dict] = {
     "logreg": {},
     "mlp": {**FAST_TORCH, "hidden": (32,)},
     "seed_cnn": FAST_TORCH,
+    "layer_logreg": {"layers": [1, 2, 3, 4, 5, 6], "C": 1.0},
+    "whisper_head": {"Cs": (1.0,)},
 }
+SKLEARN_KINDS = {"rf", "knn", "svm", "logreg", "layer_logreg", "whisper_head"}
 
 
 def separable_vectors(n_per_class: int = 20, seed: int = 0):
-    """60 rows of 8 features, three well separated classes, six speakers."""
+    """60 rows of 12 features (six 'layers' of 2), three well separated classes, six speakers."""
     rng = np.random.default_rng(seed)
     y = np.repeat(CLASSES, n_per_class)
-    X = rng.normal(size=(len(y), 8))
+    X = rng.normal(size=(len(y), 12))
     for k in range(len(CLASSES)):
         X[y == CLASSES[k], k] += 4.0
     groups = np.tile(np.arange(6), len(y) // 6 + 1)[: len(y)]
@@ -106,7 +109,7 @@ def test_seed_cnn_rejects_inputs_too_small():
 
 # -- registry -------------------------------------------------------------------------
 def test_registry_names_and_bad_requests():
-    assert set(MODELS) == {"rf", "knn", "svm", "logreg", "seed_cnn", "mlp"}
+    assert set(MODELS) == SKLEARN_KINDS | {"seed_cnn", "mlp"}
     assert make_model("knn")[-1].n_neighbors == 9
     assert make_model("rf", seed=3)[-1].random_state == 3
     assert make_model("seed_cnn", seed=5, max_epochs=7).get_params()["max_epochs"] == 7
@@ -245,7 +248,7 @@ def test_save_load_round_trip_gives_identical_probabilities(fitted, name, tmp_pa
     assert list(loaded.classes_) == list(model.classes_)
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     description = json.loads((tmp_path / "model" / "model.json").read_text())
-    assert description["kind"] == ("sklearn" if name in {"rf", "knn", "svm", "logreg"} else name)
+    assert description["kind"] == ("sklearn" if name in SKLEARN_KINDS else name)
 
 
 def test_torch_save_format_is_safetensors_plus_json(fitted, tmp_path):

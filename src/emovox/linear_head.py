@@ -260,9 +260,10 @@ def _fold(step: Any, weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, 
     if type(step) is StandardScaler:
         if not hasattr(step, "n_features_in_"):
             return None
-        if step.scale_ is not None:
+        # mean_ is computed even when with_mean=False; only the flags say what transform does
+        if step.with_std and step.scale_ is not None:
             weight = weight / np.asarray(step.scale_, dtype=np.float64)
-        if step.mean_ is not None:
+        if step.with_mean and step.mean_ is not None:
             bias = bias - weight @ np.asarray(step.mean_, dtype=np.float64)
         return weight, bias
     if _name(step) == "emovox.models.embedding_head.LayerSelect":

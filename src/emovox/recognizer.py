@@ -139,21 +139,35 @@ class Recognizer:
         seed: int = 0,
         cache: FeatureCache | None = None,
         progress: bool = True,
+        augment: str | None = None,
     ) -> Recognizer:
-        """Fit on every row of a corpus table (speakers in ``speaker`` guide validation splits)."""
-        from emovox.evaluation.experiment import table_features
+        """Fit on every row of a corpus table (speakers in ``speaker`` guide validation splits).
+
+        ``augment`` names a set of :data:`emovox.audio.degrade.AUGMENTATIONS` whose
+        transformed copies of every file are added to the training data.
+        """
+        import numpy as np
+
+        from emovox.evaluation.experiment import augmented_features, table_features
         from emovox.features import make_extractor
         from emovox.labels import label_order
         from emovox.models import fit_model, make_model
 
         started = time.perf_counter()
         X, kept, failures = table_features(table, features, cache=cache, progress=progress)
+        copies = [X, *augmented_features(kept, features, augment, cache=cache, progress=progress)]
         estimator = make_model(model, seed=seed, **(model_params or {}))
-        fit_model(estimator, X, kept["label"].to_numpy(), groups=kept["speaker"].to_numpy())
+        fit_model(
+            estimator,
+            np.concatenate(copies),
+            np.tile(kept["label"].to_numpy(), len(copies)),
+            groups=np.tile(kept["speaker"].to_numpy(), len(copies)),
+        )
         labels = label_order(set(kept["label"]))
         metadata = {
             "model": {"name": model, "params": dict(model_params or {})},
             "seed": seed,
+            "augment": augment,
             "training": {
                 "corpora": {k: int(v) for k, v in kept["corpus"].value_counts().items()},
                 "n_files": len(kept),

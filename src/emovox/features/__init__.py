@@ -26,7 +26,6 @@ from emovox.features.base import (
     register,
     register_lazy,
 )
-from emovox.features.batch import ExtractionFailure, extract_table, stack_features
 from emovox.features.cache import FeatureCache, default_cache_dir, file_sha256
 from emovox.features.egemaps import Egemaps
 from emovox.features.logmel import LogMel
@@ -59,3 +58,12 @@ __all__ = [
     "register_lazy",
     "stack_features",
 ]
+
+
+def __getattr__(name: str):
+    # Batch extraction imports pandas; loaded on first use so `emovox predict` starts fast.
+    if name in ("ExtractionFailure", "extract_table", "stack_features"):
+        from emovox.features import batch
+
+        return getattr(batch, name)
+    raise AttributeError(f"module 'emovox.features' has no attribute {name!r}")

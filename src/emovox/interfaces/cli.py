@@ -283,6 +283,7 @@ def train(
     model: ModelOpt = "svm",
     param: ParamOpt = None,  # type: ignore[assignment]
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    augment: AugmentOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train on whole corpora and save a self-describing model folder (no pickle)."""
@@ -297,6 +298,7 @@ def train(
         seed=seed,
         cache=_cache(),
         progress=not as_json,
+        augment=augment,
     )
     recognizer.metadata.setdefault("training", {})["label_policy"] = policy
     recognizer.save(output)

@@ -13,7 +13,7 @@ FEATURE_PRESETS: dict[str, dict] = {
     "stats": {"name": "stats"},
     "logmel": {"name": "logmel"},
     "egemaps": {"name": "egemaps"},
-    "whisper": {"name": "whisper"},
+    "whisper": {"name": "whisper", "layers": "all"},
 }
 
 

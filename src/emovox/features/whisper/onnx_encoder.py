@@ -39,7 +39,7 @@ from emovox.features.whisper import weights
 from emovox.features.whisper.extractor import WhisperEmbedding, chunk_bounds, pool
 from emovox.features.whisper.log_mel import HOP_LENGTH, SAMPLE_RATE, log_mel
 
-EXPORT_VERSION = 2
+EXPORT_VERSION = 3
 """Bump when the exported graph changes, so that caches built before are rebuilt."""
 
 VARIANTS = {"none": "fp32", "int8": "int8"}
@@ -102,12 +102,7 @@ class OnnxWhisperEncoder:
     ``(n_layers + 1, frames / 2, width)`` hidden states out."""
 
     def __init__(self, path: str | Path, *, threads: int | None = 1) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise ModelError(
-                f"onnxruntime is not installed ({exc}); pip install onnxruntime."
-            ) from None
+        ort = _onnxruntime()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or 0
         options.inter_op_num_threads = 1
@@ -141,6 +136,14 @@ class OnnxWhisperEncoder:
         return self.session.run(None, {"mel": feed})[0]
 
 
+def _onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ModelError(f"onnxruntime is not installed ({exc}); pip install it.") from None
+    return onnxruntime
+
+
 _ENCODERS: dict[tuple[str, int | None], OnnxWhisperEncoder] = {}
 _LOCK = threading.Lock()
 
@@ -160,6 +163,7 @@ def load_onnx_encoder(
     """
     if quantize not in VARIANTS:
         raise EmovoxError(f"quantize must be one of {tuple(VARIANTS)}, got {quantize!r}.")
+    _onnxruntime()
     variant = VARIANTS[quantize]
     files = weights.locate(model, path=path)
     target = cache_path(files, variant)
@@ -239,6 +243,9 @@ def build_onnx(
         staged = Path(tmp) / "final.onnx"
         onnx.save(model, str(staged))
         os.replace(staged, target)
+    for old in target.parent.glob(f"encoder-{files.sha256}-{variant}-v*.onnx"):
+        if old != target:
+            old.unlink(missing_ok=True)  # built by an earlier emovox
     return target
 
 

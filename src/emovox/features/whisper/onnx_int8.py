@@ -11,7 +11,7 @@ rewrites each exported float MatMul of a quantized layer into torch's arithmetic
     lo, hi = min(min(x), 0), max(max(x), 0)
     scale  = float((double(hi) - lo) / 127)            (0.1 when that is 0)
     zp     = clip(round(-lo / scale), 0, 127)
-    xq     = uint8(clip(round(float(x * (1 / scale) + zp)), 0, 255))
+    xq     = uint8(clip(round(float(x * (1 / scale) + zp)), 0, 255))   (half to even)
     y      = float(MatMulInteger(xq, wq, zp)) * (scale * w_scale)     (then + bias, as before)
 
 which gives torch's output of every Linear layer to float rounding (measured on Whisper
@@ -45,7 +45,8 @@ def rewrite_int8(model: object, weights: Mapping[str, tuple[np.ndarray, np.ndarr
         "int8/one_d": np.array(1.0, np.float64),
         "int8/qmax_d": np.array(float(QMAX), np.float64),
         "int8/zero_d": np.array(0.0, np.float64),
-        "int8/u8max": np.array(255.0, np.float32),
+        "int8/one": np.array(1.0, np.float32),
+        "int8/zero_u8": np.array(0, np.uint8),
     }
     initializers = [numpy_helper.from_array(v, k) for k, v in constants.items()]
     nodes, replaced = [], 0
@@ -84,9 +85,8 @@ def rewrite_int8(model: object, weights: Mapping[str, tuple[np.ndarray, np.ndarr
             make("Cast", [p + "inv_d"], [p + "inv"], to=single),
             make("Mul", [x, p + "inv"], [p + "x_scaled"]),
             make("Add", [p + "x_scaled", p + "zp_f"], [p + "x_shifted"]),
-            make("Round", [p + "x_shifted"], [p + "x_round"]),
-            make("Clip", [p + "x_round", "int8/zero", "int8/u8max"], [p + "x_clip"]),
-            make("Cast", [p + "x_clip"], [p + "xq"], to=u8),
+            # round half to even and saturate to 0..255: QuantizeLinear with scale 1, zp 0
+            make("QuantizeLinear", [p + "x_shifted", "int8/one", "int8/zero_u8"], [p + "xq"]),
             make("MatMulInteger", [p + "xq", p + "wq", p + "zp_u8"], [p + "acc"]),
             make("Cast", [p + "acc"], [p + "acc_f"], to=single),
             make("Mul", [p + "scale", p + "w_scale"], [p + "out_scale"]),
