@@ -201,6 +201,9 @@ def main() -> None:
         "--heldout", type=int, default=100, help="held-out files for a model trained on 8 actors"
     )
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "predict_speed.json")
+    parser.add_argument(
+        "--docs", type=Path, default=None, help="also write the table into this Markdown file"
+    )
     args = parser.parse_args()
 
     results: dict = {
@@ -277,8 +280,21 @@ def main() -> None:
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(results))
+    table = markdown(results)
+    print(table)
     print(f"\nwritten to {args.out}")
+    if args.docs is not None:
+        from emovox.evaluation.markdown import replace_section
+
+        load = ", ".join(f"{x:.1f}" for x in results["machine"]["load_average_at_start"])
+        replace_section(
+            args.docs,
+            "results-speed",
+            "## Speed\n\n"
+            f"One run of `python benchmarks/predict_speed.py --model {args.model} --docs "
+            f"{args.docs}` on {results['machine']['cpus']} CPU cores (load average at start: "
+            f"{load}; other jobs shared the machine, so compare rows within the run).\n\n" + table,
+        )
 
 
 def markdown(results: dict) -> str:

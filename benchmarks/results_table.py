@@ -77,6 +77,11 @@ class Runner:
         return load_corpora(specs, policy=policy)
 
     def run(self, key: str, table, features, model, params, **kwargs) -> dict:
+        saved = self.args.out / key / "report.json"
+        if self.args.reuse and saved.is_file():
+            report = json.loads(saved.read_text())
+            print(f"{key}: reused {saved}", flush=True)
+            return report
         started = time.perf_counter()
         report = evaluate(
             table,
@@ -202,7 +207,7 @@ def section_cross(r: Runner) -> str:
     ]
     models = {
         "MFCC+deltas mean/std + SVM": ({"name": "stats"}, "svm", {}),
-        "emovox head (Whisper base)": (WHISPER, "whisper_head", {}),
+        "Whisper base, layers 1-6 + LR": lr([1, 2, 3, 4, 5, 6])[:3],
     }
     for label, (features, model, params) in models.items():
         report = r.run(f"cross/{model}", table, features, model, params, protocol="cross-corpus")
@@ -260,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/results"))
     parser.add_argument("--docs", type=Path, default=Path("docs/results.md"))
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse reports already under --out (resume a run)"
+    )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UserWarning)
     runner = Runner(args)
