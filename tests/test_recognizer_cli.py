@@ -169,3 +169,29 @@ def test_cli_evaluate_is_speaker_independent_and_writes_report(
     # The second run reads every feature from the cache.
     cached = list((tmp_path / "cache").rglob("*.npy"))
     assert len(cached) == 32
+
+
+def test_evaluate_with_augmentation_and_degraded_test_audio(corpus: Path, tmp_path: Path):
+    from emovox.audio.degrade import AddNoise
+    from emovox.evaluation.experiment import evaluate
+    from emovox.features import FeatureCache
+
+    table = load_corpus("manifest", corpus / "manifest.csv")
+    cache = FeatureCache(tmp_path / "cache")
+    report = evaluate(
+        table,
+        features=FEATURES,
+        model="logreg",
+        n_folds=2,
+        cache=cache,
+        progress=False,
+        augment="speed",
+        test_conditions={"noise 10 dB": AddNoise(10)},
+    )
+    assert report["augment"] == "speed"
+    noisy = report["conditions"]["noise 10 dB"]
+    assert noisy["key"] == "noise10dB-seed0"
+    assert 0.0 <= noisy["summary"]["uar"]["mean"] <= 1.0
+    assert report["summary"]["uar"]["mean"] > 0.9
+    # Clean, two speed copies and the noisy copy are each cached once per file.
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 4 * len(table)

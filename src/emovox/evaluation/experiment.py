@@ -48,6 +48,35 @@ def table_features(
     return stack_features(arrays), kept, failures
 
 
+def transformed_features(
+    kept: pd.DataFrame,
+    features: dict,
+    transforms: dict[str, Any],
+    *,
+    cache: FeatureCache | None = None,
+    progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """Features of every row of ``kept`` under each named transform (rows as ``kept``).
+
+    A transform is a callable on a 16 kHz signal with a ``key`` naming it in the cache
+    (:mod:`emovox.audio.degrade`); a file that fails under a transform raises.
+    """
+    matrices = {}
+    for name, transform in transforms.items():
+        X_t, kept_t, failed = table_features(
+            kept,
+            features,
+            cache=cache,
+            progress=progress,
+            transform=transform,
+            transform_key=transform.key,
+        )
+        if len(kept_t) != len(kept):
+            raise EmovoxError(f"{len(failed)} files failed under '{name}' ({transform.key}).")
+        matrices[name] = X_t
+    return matrices
+
+
 def augmented_features(
     kept: pd.DataFrame,
     features: dict,
@@ -63,20 +92,10 @@ def augmented_features(
 
     if augment not in AUGMENTATIONS:
         raise EmovoxError(f"Unknown augmentation '{augment}'; choose from {list(AUGMENTATIONS)}.")
-    matrices = []
-    for transform in AUGMENTATIONS[augment]:
-        X_aug, kept_aug, _ = table_features(
-            kept,
-            features,
-            cache=cache,
-            progress=progress,
-            transform=transform,
-            transform_key=transform.key,
-        )
-        if len(kept_aug) != len(kept):
-            raise EmovoxError(f"Some files failed under augmentation {transform.key}.")
-        matrices.append(X_aug)
-    return matrices
+    transforms = {t.key: t for t in AUGMENTATIONS[augment]}
+    return list(
+        transformed_features(kept, features, transforms, cache=cache, progress=progress).values()
+    )
 
 
 def evaluate(
@@ -108,19 +127,9 @@ def evaluate(
     """
     model_params = dict(model_params or {})
     X, kept, failures = table_features(table, features, cache=cache, progress=progress)
-    degraded: dict[str, np.ndarray] = {}
-    for name, transform in (test_conditions or {}).items():
-        X_cond, kept_c, fail_c = table_features(
-            kept,
-            features,
-            cache=cache,
-            progress=progress,
-            transform=transform,
-            transform_key=transform.key,
-        )
-        if len(kept_c) != len(kept):
-            raise EmovoxError(f"{len(fail_c)} files failed under test condition '{name}'.")
-        degraded[name] = X_cond
+    degraded = transformed_features(
+        kept, features, dict(test_conditions or {}), cache=cache, progress=progress
+    )
     condition_preds: dict[str, list] = {name: [] for name in degraded}
     condition_folds: dict[str, list] = {name: [] for name in degraded}
     augmented = augmented_features(kept, features, augment, cache=cache, progress=progress)

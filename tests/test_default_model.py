@@ -1,0 +1,77 @@
+"""The bundled default model: present, self-describing, and predicting sensibly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import make_tone
+from emovox import Recognizer
+from emovox.labels import EMOTIONS
+from emovox.recognizer import default_model_path
+
+pytestmark = pytest.mark.skipif(
+    not (default_model_path() / "emovox.json").is_file(), reason="no default model bundled"
+)
+
+
+def test_default_model_describes_itself():
+    meta = json.loads((default_model_path() / "emovox.json").read_text())
+    assert meta["labels"] == list(EMOTIONS)
+    assert meta["features"]["name"] == "whisper"
+    assert set(meta["training"]["corpora"]) == {"ravdess", "tess", "emodb", "turev"}
+    assert meta["training"]["label_policy"] == "merge"
+    assert meta["augment"] == "speed"
+
+
+def test_default_model_gives_every_class_a_probability():
+    recognizer = Recognizer.load()
+    prediction = recognizer.predict(make_tone(duration=2.0), source_sr=16_000)
+    assert list(prediction.probabilities) == list(EMOTIONS)
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert prediction.label == max(prediction.probabilities, key=prediction.probabilities.get)
+
+
+@pytest.mark.corpus
+def test_default_model_recognises_clear_ravdess_examples(corpus_root):
+    """Strong-intensity RAVDESS clips of six emotions (training data: a smoke test that the
+    bundled files, the fast path and the labels fit together, not an accuracy figure)."""
+    root = corpus_root("ravdess")
+    codes = {
+        "05": "anger",
+        "06": "fear",
+        "07": "disgust",
+        "03": "happy",
+        "04": "sad",
+        "08": "surprise",
+    }
+    recognizer = Recognizer.load()
+    right = 0
+    files = 0
+    for code, label in codes.items():
+        for actor in ("03", "10"):
+            path = root / f"Actor_{actor}" / f"03-01-{code}-02-01-01-{actor}.flac"
+            right += recognizer.predict(path).label == label
+            files += 1
+    assert right / files >= 0.75
+
+
+def test_cli_predict_uses_the_default_model(tmp_path, monkeypatch, capsys):
+    import soundfile as sf
+
+    from emovox.interfaces import cli
+
+    path = tmp_path / "tone.wav"
+    sf.write(path, make_tone(duration=1.5), 16_000)
+    monkeypatch.setattr("sys.argv", ["emovox", "predict", str(path), "--json"])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)[0]
+    assert set(result["probabilities"]) == set(EMOTIONS)
+    assert np.isclose(sum(result["probabilities"].values()), 1.0, atol=1e-4)
