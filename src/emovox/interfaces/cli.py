@@ -96,16 +96,18 @@ def predict(
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
         table = Table(title="emovox predictions")
-        table.add_column("file")
+        table.add_column("file", overflow="fold")
         table.add_column("emotion", style="bold")
         for label in recognizer.labels:
-            table.add_column(label, justify="right")
+            table.add_column(label[:5], justify="right")
         for r in results:
             if isinstance(r, FileFailure):
-                table.add_row(r.source, "[red]error[/red]", *[""] * len(recognizer.labels))
+                table.add_row(
+                    Path(r.source).name, "[red]error[/red]", *[""] * len(recognizer.labels)
+                )
             else:
                 probs = [f"{r.probabilities[label]:.2f}" for label in recognizer.labels]
-                table.add_row(r.source or "", r.label, *probs)
+                table.add_row(Path(r.source or "").name, r.label, *probs)
         out.print(table)
         for r in results:
             if isinstance(r, FileFailure):
