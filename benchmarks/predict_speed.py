@@ -339,7 +339,7 @@ def markdown(results: dict) -> str:
     if held:
         lines.append(
             f"- held-out speakers ({held['trained_on']}; {held['files']} files of actors "
-            f"9-24): fast vs reference {100 * held['label_agreement']:.1f} % same label, "
+            f"9-20): fast vs reference {100 * held['label_agreement']:.1f} % same label, "
             f"max |dp| {held['max_abs_dp']:.3f}; reference vs itself with -100 dBFS dither "
             f"{100 * held['reference_vs_dithered_reference']:.1f} %"
         )
