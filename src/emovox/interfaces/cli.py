@@ -187,7 +187,10 @@ def corpora(
 ) -> None:
     """Count the files per corpus and emotion, as the loaders read them."""
     table = _load_table(corpus, data, policy)
+    from emovox.labels import label_order
+
     counts = table.groupby(["corpus", "label"]).size().unstack(fill_value=0)
+    counts = counts[label_order(list(counts.columns))]
     speakers = table.groupby("corpus")["speaker"].nunique()
     if as_json:
         print(
