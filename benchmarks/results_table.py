@@ -26,15 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import warnings
 from pathlib import Path
 
 from emovox.audio.degrade import ROBUSTNESS_CONDITIONS
 from emovox.corpora import load_corpora, load_corpus
-from emovox.evaluation.experiment import evaluate
+from emovox.evaluation.experiment import evaluate_and_write
 from emovox.evaluation.markdown import pct, replace_section
-from emovox.evaluation.report import write_report
 from emovox.features import FeatureCache
 
 CORPORA = {"ravdess": "ravdess", "tess": "tess", "emodb": "emodb", "turev": "turev_db"}
@@ -82,8 +80,8 @@ class Runner:
             report = json.loads(saved.read_text())
             print(f"{key}: reused {saved}", flush=True)
             return report
-        started = time.perf_counter()
-        report = evaluate(
+        report = evaluate_and_write(
+            self.args.out / key,
             table,
             features=features,
             model=model,
@@ -94,9 +92,6 @@ class Runner:
             progress=False,
             **kwargs,
         )
-        report["wall_seconds"] = round(time.perf_counter() - started, 1)
-        write_report(report, self.args.out / key)
-        report.pop("predictions", None)
         s = report["summary"]
         print(
             f"{key}: UAR {pct(s, 'uar')} acc {pct(s, 'accuracy')} ({report['wall_seconds']} s)",

@@ -21,9 +21,8 @@ import numpy as np
 
 from emovox.audio import SAMPLE_RATE, load_audio
 from emovox.corpora import load_corpora
-from emovox.evaluation.experiment import evaluate
+from emovox.evaluation.experiment import evaluate_and_write
 from emovox.evaluation.markdown import pct, replace_section
-from emovox.evaluation.report import write_report
 from emovox.features import FeatureCache, make_extractor
 from emovox.models import fit_model, make_model
 
@@ -91,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for name in args.models:
         _, params = MODELS[name]
-        started = time.perf_counter()
-        report = evaluate(
+        report = evaluate_and_write(
+            args.out / name,
             table,
             features=FEATURES,
             model=name,
@@ -102,9 +101,6 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             cache=cache,
         )
-        report["wall_seconds"] = round(time.perf_counter() - started, 1)
-        write_report(report, args.out / name)
-        report.pop("predictions", None)
         results[name] = report
         print(
             f"{name}: UAR {pct(report['summary'], 'uar')}  "
@@ -112,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     if not args.no_random and "seed_cnn" in args.models:
-        report = evaluate(
+        report = evaluate_and_write(
+            args.out / "seed_cnn_random_split",
             table,
             features=FEATURES,
             model="seed_cnn",
@@ -121,8 +118,6 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             cache=cache,
         )
-        write_report(report, args.out / "seed_cnn_random_split")
-        report.pop("predictions", None)
         results["seed_cnn_random"] = report
         print(f"seed_cnn random split: UAR {pct(report['summary'], 'uar')}", flush=True)
     timing = time_pipeline(table)

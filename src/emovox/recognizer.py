@@ -146,10 +146,8 @@ class Recognizer:
         ``augment`` names a set of :data:`emovox.audio.degrade.AUGMENTATIONS` whose
         transformed copies of every file are added to the training data.
         """
-        import numpy as np
-
-        from emovox.evaluation.experiment import augmented_features, table_features
         from emovox.features import make_extractor
+        from emovox.features.batch import augmented_features, table_features
         from emovox.labels import label_order
         from emovox.models import fit_model, make_model
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,85 +17,10 @@ from emovox.evaluation.metrics import (
     summarize_folds,
 )
 from emovox.evaluation.splits import make_folds
-from emovox.features import FeatureCache, extract_table, make_extractor, stack_features
+from emovox.features import FeatureCache, make_extractor
+from emovox.features.batch import augmented_features, table_features, transformed_features
 from emovox.labels import label_order
 from emovox.models import fit_model, make_model
-
-
-def table_features(
-    table: pd.DataFrame,
-    features: dict,
-    *,
-    cache: FeatureCache | None = None,
-    progress: bool = True,
-    transform: Callable[[np.ndarray], np.ndarray] | None = None,
-    transform_key: str | None = None,
-) -> tuple[np.ndarray, pd.DataFrame, list[tuple[str, str]]]:
-    """Features for every row that decodes; returns ``(X, rows kept, failures)``."""
-    extractor = make_extractor(features)
-    arrays, kept = extract_table(
-        table,
-        extractor,
-        cache=cache,
-        progress=progress,
-        on_error="skip",
-        transform=transform,
-        transform_key=transform_key,
-    )
-    failures = [(f.path, f.message) for f in kept.attrs.get("failures", [])]
-    if not arrays:
-        raise EmovoxError("No file could be read; nothing to evaluate.")
-    return stack_features(arrays), kept, failures
-
-
-def transformed_features(
-    kept: pd.DataFrame,
-    features: dict,
-    transforms: dict[str, Any],
-    *,
-    cache: FeatureCache | None = None,
-    progress: bool = True,
-) -> dict[str, np.ndarray]:
-    """Features of every row of ``kept`` under each named transform (rows as ``kept``).
-
-    A transform is a callable on a 16 kHz signal with a ``key`` naming it in the cache
-    (:mod:`emovox.audio.degrade`); a file that fails under a transform raises.
-    """
-    matrices = {}
-    for name, transform in transforms.items():
-        X_t, kept_t, failed = table_features(
-            kept,
-            features,
-            cache=cache,
-            progress=progress,
-            transform=transform,
-            transform_key=transform.key,
-        )
-        if len(kept_t) != len(kept):
-            raise EmovoxError(f"{len(failed)} files failed under '{name}' ({transform.key}).")
-        matrices[name] = X_t
-    return matrices
-
-
-def augmented_features(
-    kept: pd.DataFrame,
-    features: dict,
-    augment: str | None,
-    *,
-    cache: FeatureCache | None = None,
-    progress: bool = True,
-) -> list[np.ndarray]:
-    """One feature matrix per augmentation in ``AUGMENTATIONS[augment]``, rows as ``kept``."""
-    if augment is None:
-        return []
-    from emovox.audio.degrade import AUGMENTATIONS
-
-    if augment not in AUGMENTATIONS:
-        raise EmovoxError(f"Unknown augmentation '{augment}'; choose from {list(AUGMENTATIONS)}.")
-    transforms = {t.key: t for t in AUGMENTATIONS[augment]}
-    return list(
-        transformed_features(kept, features, transforms, cache=cache, progress=progress).values()
-    )
 
 
 def evaluate(
@@ -241,3 +166,16 @@ def evaluate(
         "failures": [{"path": p, "error": e} for p, e in failures],
         "predictions": predictions,
     }
+
+
+def evaluate_and_write(out_dir: Path, table: pd.DataFrame, **kwargs: Any) -> dict[str, Any]:
+    """:func:`evaluate`, timed (``wall_seconds``), written to ``out_dir`` by
+    :func:`~emovox.evaluation.report.write_report`; returns the report without predictions."""
+    from emovox.evaluation.report import write_report
+
+    started = time.perf_counter()
+    report = evaluate(table, **kwargs)
+    report["wall_seconds"] = round(time.perf_counter() - started, 1)
+    write_report(report, out_dir)
+    report.pop("predictions", None)
+    return report

@@ -62,7 +62,14 @@ __all__ = [
 
 def __getattr__(name: str):
     # Batch extraction imports pandas; loaded on first use so `emovox predict` starts fast.
-    if name in ("ExtractionFailure", "extract_table", "stack_features"):
+    if name in (
+        "ExtractionFailure",
+        "augmented_features",
+        "extract_table",
+        "stack_features",
+        "table_features",
+        "transformed_features",
+    ):
         from emovox.features import batch
 
         return getattr(batch, name)

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -172,3 +172,81 @@ def stack_features(features: Sequence[np.ndarray]) -> np.ndarray:
             "(e.g. logmel) must be padded, cropped or pooled to one shape first."
         )
     return np.stack(features)
+
+
+def table_features(
+    table: pd.DataFrame,
+    features: dict,
+    *,
+    cache: FeatureCache | None = None,
+    progress: bool = True,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    transform_key: str | None = None,
+) -> tuple[np.ndarray, pd.DataFrame, list[tuple[str, str]]]:
+    """Features for every row that decodes; returns ``(X, rows kept, failures)``."""
+    from emovox.features import make_extractor
+
+    extractor = make_extractor(features)
+    arrays, kept = extract_table(
+        table,
+        extractor,
+        cache=cache,
+        progress=progress,
+        on_error="skip",
+        transform=transform,
+        transform_key=transform_key,
+    )
+    failures = [(f.path, f.message) for f in kept.attrs.get("failures", [])]
+    if not arrays:
+        raise EmovoxError("No file could be read; nothing to evaluate.")
+    return stack_features(arrays), kept, failures
+
+
+def transformed_features(
+    kept: pd.DataFrame,
+    features: dict,
+    transforms: dict[str, Any],
+    *,
+    cache: FeatureCache | None = None,
+    progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """Features of every row of ``kept`` under each named transform (rows as ``kept``).
+
+    A transform is a callable on a 16 kHz signal with a ``key`` naming it in the cache
+    (:mod:`emovox.audio.degrade`); a file that fails under a transform raises.
+    """
+    matrices = {}
+    for name, transform in transforms.items():
+        X_t, kept_t, failed = table_features(
+            kept,
+            features,
+            cache=cache,
+            progress=progress,
+            transform=transform,
+            transform_key=transform.key,
+        )
+        if len(kept_t) != len(kept):
+            raise EmovoxError(f"{len(failed)} files failed under '{name}' ({transform.key}).")
+        matrices[name] = X_t
+    return matrices
+
+
+def augmented_features(
+    kept: pd.DataFrame,
+    features: dict,
+    augment: str | None,
+    *,
+    cache: FeatureCache | None = None,
+    progress: bool = True,
+) -> list[np.ndarray]:
+    """One feature matrix per augmentation in ``AUGMENTATIONS[augment]``, rows as ``kept``."""
+    if augment is None:
+        return []
+    from emovox.audio.degrade import AUGMENTATIONS
+
+    if augment not in AUGMENTATIONS:
+        raise EmovoxError(f"Unknown augmentation '{augment}'; choose from {list(AUGMENTATIONS)}.")
+    transforms = {t.key: t for t in AUGMENTATIONS[augment]}
+    return list(
+        transformed_features(kept, features, transforms, cache=cache, progress=progress).values()
+    )
