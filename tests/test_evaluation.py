@@ -8,6 +8,7 @@ import pytest
 
 from emovox.errors import EmovoxError
 from emovox.evaluation import (
+    CROSS_CORPUS_SHARED,
     SPEAKER_DEPENDENT,
     SPEAKER_INDEPENDENT,
     classification_metrics,
@@ -79,6 +80,26 @@ def test_cross_corpus_holds_out_each_corpus():
     assert [f.name for f in folds] == ["test on a", "test on b"]
     for fold in folds:
         assert set(table["corpus"].iloc[fold.train]).isdisjoint(table["corpus"].iloc[fold.test])
+
+
+def test_cross_corpus_shared_classes_trains_on_the_test_corpus_classes_only():
+    table = pd.DataFrame(
+        {
+            "corpus": ["a"] * 4 + ["b"] * 3,
+            "label": ["anger", "sad", "fear", "neutral", "anger", "sad", "happy"],
+            "speaker": ["a:1", "a:1", "a:2", "a:2", "b:1", "b:1", "b:2"],
+        }
+    )
+    name, folds = make_folds(table, protocol="cross-corpus-shared")
+    assert name == CROSS_CORPUS_SHARED
+    by_name = {f.name: f for f in folds}
+    assert list(table["label"].iloc[by_name["test on b"].train]) == ["anger", "sad"]
+    assert list(by_name["test on b"].test) == [4, 5, 6]
+    # b has no fear and no neutral: a's test fold trains on b's anger and sad only
+    assert sorted(table["label"].iloc[by_name["test on a"].train]) == ["anger", "sad"]
+    lonely = table.assign(label=["fear"] * 4 + ["happy"] * 3)
+    with pytest.raises(EmovoxError, match="No other corpus has any of the classes"):
+        cross_corpus_folds(lonely, shared_classes=True)
 
 
 def test_protocol_names_say_whether_speakers_leak():

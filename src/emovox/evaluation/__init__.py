@@ -3,6 +3,7 @@
 from emovox.evaluation.metrics import classification_metrics, summarize_folds
 from emovox.evaluation.splits import (
     CROSS_CORPUS,
+    CROSS_CORPUS_SHARED,
     SPEAKER_DEPENDENT,
     SPEAKER_INDEPENDENT,
     Fold,
@@ -14,6 +15,7 @@ from emovox.evaluation.splits import (
 
 __all__ = [
     "CROSS_CORPUS",
+    "CROSS_CORPUS_SHARED",
     "SPEAKER_DEPENDENT",
     "SPEAKER_INDEPENDENT",
     "Fold",

@@ -17,6 +17,7 @@ from emovox.errors import EmovoxError
 
 SPEAKER_INDEPENDENT = "speaker-independent"
 CROSS_CORPUS = "cross-corpus"
+CROSS_CORPUS_SHARED = "cross-corpus, trained on the test corpus' classes only"
 SPEAKER_DEPENDENT = "speaker-dependent (random split)"
 
 
@@ -96,9 +97,17 @@ def speaker_folds(table: pd.DataFrame, *, n_folds: int = 5, seed: int = 0) -> li
     return folds
 
 
-def cross_corpus_folds(table: pd.DataFrame, *, test_corpora: list[str] | None = None) -> list[Fold]:
-    """Hold out one corpus at a time and train on all the others."""
-    _check_columns(table, ("corpus",))
+def cross_corpus_folds(
+    table: pd.DataFrame, *, test_corpora: list[str] | None = None, shared_classes: bool = False
+) -> list[Fold]:
+    """Hold out one corpus at a time and train on all the others.
+
+    With ``shared_classes``, each fold trains only on the rows whose label the held-out
+    corpus has, so the model chooses among the classes a deployment on that corpus needs
+    (the usual cross-corpus protocol); it uses the test corpus' label set, never its labels
+    per file.
+    """
+    _check_columns(table, ("corpus", "label") if shared_classes else ("corpus",))
     corpora = sorted(table["corpus"].unique())
     if len(corpora) < 2:
         raise EmovoxError("Cross-corpus evaluation needs at least two corpora.")
@@ -107,14 +116,16 @@ def cross_corpus_folds(table: pd.DataFrame, *, test_corpora: list[str] | None = 
     if unknown:
         raise EmovoxError(f"Corpora {unknown} are not in the table (it has {corpora}).")
     values = table["corpus"].to_numpy()
-    return [
-        Fold(
-            name=f"test on {name}",
-            train=np.flatnonzero(values != name),
-            test=np.flatnonzero(values == name),
-        )
-        for name in targets
-    ]
+    folds = []
+    for name in targets:
+        train, test = np.flatnonzero(values != name), np.flatnonzero(values == name)
+        if shared_classes:
+            labels = table["label"].to_numpy()
+            train = train[np.isin(labels[train], np.unique(labels[test]))]
+            if train.size == 0:
+                raise EmovoxError(f"No other corpus has any of the classes of '{name}'.")
+        folds.append(Fold(name=f"test on {name}", train=train, test=test))
+    return folds
 
 
 def random_folds(table: pd.DataFrame, *, n_folds: int = 5, seed: int = 0) -> list[Fold]:
@@ -132,6 +143,7 @@ def random_folds(table: pd.DataFrame, *, n_folds: int = 5, seed: int = 0) -> lis
 PROTOCOLS = {
     "speaker": SPEAKER_INDEPENDENT,
     "cross-corpus": CROSS_CORPUS,
+    "cross-corpus-shared": CROSS_CORPUS_SHARED,
     "random": SPEAKER_DEPENDENT,
 }
 
@@ -144,6 +156,8 @@ def make_folds(
         return SPEAKER_INDEPENDENT, speaker_folds(table, n_folds=n_folds, seed=seed)
     if protocol == "cross-corpus":
         return CROSS_CORPUS, cross_corpus_folds(table)
+    if protocol == "cross-corpus-shared":
+        return CROSS_CORPUS_SHARED, cross_corpus_folds(table, shared_classes=True)
     if protocol == "random":
         return SPEAKER_DEPENDENT, random_folds(table, n_folds=n_folds, seed=seed)
     raise EmovoxError(f"Unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}.")

@@ -223,7 +223,11 @@ def evaluate(
     model: ModelOpt = "svm",
     param: ParamOpt = None,  # type: ignore[assignment]
     protocol: Annotated[
-        str, typer.Option(help="speaker (default), cross-corpus, or random (speaker-dependent).")
+        str,
+        typer.Option(
+            help="speaker (default), cross-corpus, cross-corpus-shared (trained on the "
+            "test corpus' classes only), or random (speaker-dependent)."
+        ),
     ] = "speaker",
     folds: Annotated[int, typer.Option(help="Number of folds.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
