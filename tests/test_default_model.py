@@ -9,6 +9,7 @@ import pytest
 
 from conftest import make_tone
 from emovox import Recognizer
+from emovox.errors import ModelError
 from emovox.labels import EMOTIONS
 from emovox.recognizer import default_model_path
 
@@ -32,6 +33,23 @@ def test_default_model_gives_every_class_a_probability():
     assert list(prediction.probabilities) == list(EMOTIONS)
     assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     assert prediction.label == max(prediction.probabilities, key=prediction.probabilities.get)
+
+
+def test_classes_restrict_the_answer_to_the_classes_a_deployment_needs():
+    recognizer = Recognizer.load()
+    signal = make_tone(duration=2.0)
+    every = recognizer.predict(signal, source_sr=16_000).probabilities
+    wanted = ["sad", "neutral", "anger", "happy"]
+    restricted = recognizer.predict(signal, source_sr=16_000, classes=wanted).probabilities
+    assert list(restricted) == ["anger", "happy", "sad", "neutral"], "model order, not ours"
+    assert sum(restricted.values()) == pytest.approx(1.0)
+    kept = sum(every[c] for c in wanted)
+    for c in wanted:
+        assert restricted[c] == pytest.approx(every[c] / kept, rel=1e-6)
+    with pytest.raises(ModelError, match=r"no class 'angry'.*its classes are: anger"):
+        recognizer.predict(signal, source_sr=16_000, classes=["angry", "sad"])
+    with pytest.raises(ModelError, match="at least two classes"):
+        recognizer.predict_files(["never-read.wav"], classes=["sad"])
 
 
 @pytest.mark.corpus
@@ -75,3 +93,31 @@ def test_cli_predict_uses_the_default_model(tmp_path, monkeypatch, capsys):
     result = json.loads(capsys.readouterr().out)[0]
     assert set(result["probabilities"]) == set(EMOTIONS)
     assert np.isclose(sum(result["probabilities"].values()), 1.0, atol=1e-4)
+
+
+def test_cli_predict_classes_option(tmp_path, monkeypatch, capsys):
+    import soundfile as sf
+
+    from emovox.interfaces import cli
+
+    path = tmp_path / "tone.wav"
+    sf.write(path, make_tone(duration=1.5), 16_000)
+
+    def run(*extra: str) -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.argv", ["emovox", "predict", str(path), *extra])
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    code, out, _ = run("--classes", "anger, sad,neutral", "--json")
+    result = json.loads(out)[0]
+    assert code == 0 and list(result["probabilities"]) == ["anger", "sad", "neutral"]
+    assert result["label"] in {"anger", "sad", "neutral"}
+    code, out, _ = run("--classes", "anger,sad,neutral")
+    assert code == 0 and "neutr" in out and "fear" not in out
+    code, _, err = run("--classes", "joy,sad")
+    assert code == 2 and "no class 'joy'" in err and "Traceback" not in err

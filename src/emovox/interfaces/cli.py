@@ -80,33 +80,40 @@ def predict(
     ] = False,
     duration: Annotated[float, typer.Option(help="Seconds to record with --record.")] = 3.0,
     device: Annotated[str | None, typer.Option(help="Input device index or name.")] = None,
+    classes: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these classes, comma-separated (e.g. anger,happy,sad,neutral): "
+            "their probabilities, renormalised."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Predict the emotion of recordings, printing every class probability."""
     from emovox.recognizer import FileFailure, Recognizer
 
     recognizer = Recognizer.load(model)
+    chosen = None if classes is None else [c for c in classes.split(",") if c.strip()]
+    labels = recognizer.check_classes(chosen) or recognizer.labels
     sources: list[Path] = list(files or [])
     if record:
         sources.append(_record_to_temp(duration=duration, device=device))
     if not sources:
         raise EmovoxError("Give one or more audio files, or --record.")
-    results = recognizer.predict_files(sources)
+    results = recognizer.predict_files(sources, classes=chosen)
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
         table = Table(title="emovox predictions")
         table.add_column("file", overflow="fold")
         table.add_column("emotion", style="bold")
-        for label in recognizer.labels:
+        for label in labels:
             table.add_column(label[:5], justify="right")
         for r in results:
             if isinstance(r, FileFailure):
-                table.add_row(
-                    Path(r.source).name, "[red]error[/red]", *[""] * len(recognizer.labels)
-                )
+                table.add_row(Path(r.source).name, "[red]error[/red]", *[""] * len(labels))
             else:
-                probs = [f"{r.probabilities[label]:.2f}" for label in recognizer.labels]
+                probs = [f"{r.probabilities[label]:.2f}" for label in labels]
                 table.add_row(Path(r.source or "").name, r.label, *probs)
         out.print(table)
         for r in results:
