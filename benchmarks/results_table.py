@@ -4,8 +4,9 @@ Sections (choose with ``--sections``; each rewrites its own part of docs/results
 writes full reports under ``runs/results/``):
 
 * ``corpora``   per corpus, speaker-independent folds, seven-emotion set (labels outside it
-                dropped): seed models, MFCC statistics and eGeMAPS with an SVM, Whisper base
-                variants (which layers) with a logistic regression, and the emovox head.
+                dropped): seed models, MFCC statistics and eGeMAPS with an SVM, Whisper
+                variants (base: which layers; tiny.en) with a logistic regression, and the
+                emovox head.
 * ``headline``  RAVDESS with 8 classes (calm kept) and the 7-class seed set: the emovox
                 head alone, with the other corpora added to every training fold, and
                 without calibration.
@@ -40,6 +41,7 @@ from emovox.features import FeatureCache
 
 CORPORA = {"ravdess": "ravdess", "tess": "tess", "emodb": "emodb", "turev": "turev_db"}
 WHISPER = {"name": "whisper", "layers": "all"}
+TINY = {"name": "whisper", "model": "tiny.en", "layers": "all"}  # extra [whisper-tiny]
 AUGMENT = "speed"
 HEAD_LABEL = (
     "**emovox head**: Whisper base, layers chosen by inner speaker CV, LR, "
@@ -59,6 +61,12 @@ VARIANTS: dict[str, tuple[dict, str, dict, dict]] = {
     "Whisper base, last layer + LR": lr([6]),
     "Whisper base, layers 3-6 + LR": lr([3, 4, 5, 6]),
     "Whisper base, layers 1-6 + LR": lr([1, 2, 3, 4, 5, 6]),
+    "Whisper tiny.en, layers 1-4 + LR": (
+        TINY,
+        "layer_logreg",
+        {"layers": [1, 2, 3, 4], "n_layers": 4},
+        {},
+    ),
     HEAD_LABEL: (WHISPER, "whisper_head", {}, {"augment": AUGMENT}),
 }
 
@@ -127,7 +135,10 @@ def section_corpora(r: Runner) -> str:
         first, body = None, []
         for label, (features, model, params, extra) in VARIANTS.items():
             layers = "-".join(map(str, params.get("layers", [])))
-            key = f"corpora/{name}/{model}-{features['name']}" + (f"-{layers}" if layers else "")
+            front = "-".join(
+                [features["name"], *([features["model"]] if "model" in features else [])]
+            )
+            key = f"corpora/{name}/{model}-{front}" + (f"-{layers}" if layers else "")
             report = r.run(key, table, features, model, params, **extra)
             first = first or report
             body.append(row(label, report))

@@ -121,3 +121,14 @@ def test_cli_predict_classes_option(tmp_path, monkeypatch, capsys):
     assert code == 0 and "neutr" in out and "fear" not in out
     code, _, err = run("--classes", "joy,sad")
     assert code == 2 and "no class 'joy'" in err and "Traceback" not in err
+
+
+def test_default_model_refuses_other_encoder_weights(tmp_path, monkeypatch):
+    fake = tmp_path / "model.bin"
+    fake.write_bytes(b"some other whisper")
+    monkeypatch.setenv("EMOVOX_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("EMOVOX_WHISPER_MODEL", str(fake))
+    with pytest.raises(ModelError, match="trained on encoder weights with sha256 d01c3014"):
+        Recognizer.load()
+    meta = json.loads((default_model_path() / "emovox.json").read_text())
+    assert meta["encoder_weights"]["sha256"].startswith("d01c3014")

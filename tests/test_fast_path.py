@@ -349,6 +349,8 @@ def test_recognizer_takes_the_fast_path_and_agrees(tone_model: Path, tmp_path: P
     from emovox.recognizer import Recognizer
 
     assert (tone_model / "head.safetensors").is_file() and (tone_model / "head.json").is_file()
+    meta = json.loads((tone_model / "emovox.json").read_text())
+    assert len(meta["encoder_weights"]["sha256"]) == 64, "the encoder weights are recorded"
     fast = Recognizer.load(tone_model)
     reference = Recognizer.load(tone_model, fast=False)
     assert fast.fast and isinstance(fast.model, LinearHead) and not reference.fast

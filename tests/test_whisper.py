@@ -223,6 +223,43 @@ def test_missing_weights_tell_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
         locate(path="/no/such/whisper/model")
 
 
+def test_hub_download_is_optional_and_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hf:ORG/NAME`` goes through huggingface_hub (faked here: no network in tests)."""
+    import sys
+    import types
+
+    monkeypatch.setenv("EMOVOX_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(weights_module.MODEL_ENV, raising=False)
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # not installed
+    with pytest.raises(ModelError, match=r"pip install 'emovox\[hub\]'"):
+        locate(path="hf:Systran/faster-whisper-base")
+    with pytest.raises(ModelError, match="not a Hub model id"):
+        locate(path="hf:faster-whisper-base")
+
+    calls = []
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    (snapshot / "model.bin").write_bytes(b"weights from the hub")
+
+    def snapshot_download(*, repo_id: str, allow_patterns: list[str]) -> str:
+        calls.append((repo_id, allow_patterns))
+        if repo_id == "Systran/offline":
+            raise OSError("no network")
+        return str(snapshot)
+
+    hub = types.ModuleType("huggingface_hub")
+    hub.snapshot_download = snapshot_download  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "huggingface_hub", hub)
+    monkeypatch.setenv(weights_module.MODEL_ENV, "hf:Systran/faster-whisper-small")
+    files = locate("base")
+    assert files.parts == (snapshot / "model.bin",) and not files.verified
+    assert calls == [("Systran/faster-whisper-small", ["model.bin", "config.json"])]
+    with pytest.raises(ModelError, match="Offline, use the packaged weights"):
+        locate(path="hf:Systran/offline")
+
+
 # ---------------------------------------------------------------- log-mel
 
 

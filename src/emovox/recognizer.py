@@ -107,6 +107,22 @@ def _saved_head(folder: Path) -> LinearHead | None:
     return linear_head.LinearHead.load(folder)
 
 
+def _check_encoder_weights(folder: Path, meta: dict) -> None:
+    """Refuse to pair a model with encoder weights other than those it was trained on."""
+    recorded = (meta.get("encoder_weights") or {}).get("sha256")
+    if recorded is None:
+        return
+    from emovox.features import make_extractor
+
+    found = make_extractor(meta["features"]).weights_info()
+    if found["sha256"] != recorded:
+        raise ModelError(
+            f"'{folder}' was trained on encoder weights with sha256 {recorded[:12]}..., but "
+            f"the weights found now ({found['source']}) have {found['sha256'][:12]}...; "
+            "unset $EMOVOX_WHISPER_MODEL or give the weights the model was trained on."
+        )
+
+
 @dataclass
 class Recognizer:
     """A feature extractor and a fitted classifier, described by JSON metadata."""
@@ -163,6 +179,7 @@ class Recognizer:
             groups=np.tile(kept["speaker"].to_numpy(), len(copies)),
         )
         labels = label_order(set(kept["label"]))
+        extractor = make_extractor(features)
         metadata = {
             "model": {"name": model, "params": dict(model_params or {})},
             "seed": seed,
@@ -176,8 +193,10 @@ class Recognizer:
                 "seconds": round(time.perf_counter() - started, 1),
             },
         }
+        if hasattr(extractor, "weights_info"):
+            metadata["encoder_weights"] = extractor.weights_info()
         return cls(
-            features=make_extractor(features).config(),
+            features=extractor.config(),
             model=estimator,
             labels=labels,
             metadata=metadata,
@@ -269,6 +288,7 @@ class Recognizer:
                 f"'{folder}' was saved by a newer emovox (format {meta['format_version']}); "
                 "upgrade emovox to load it."
             )
+        _check_encoder_weights(folder, meta)
         estimator = None
         if fast is not False:
             fast_recognizer, estimator = cls._load_fast(folder, meta, required=bool(fast))

@@ -278,6 +278,15 @@ class WhisperEmbedding(Extractor):
             object.__setattr__(self, "_encoder", encoder)
         return self._encoder
 
+    def weights_info(self) -> dict[str, str]:
+        """Which weights these parameters resolve to: ``{"sha256": ..., "source": ...}``.
+
+        Saved models record it, so that loading one with other weights (another
+        ``$EMOVOX_WHISPER_MODEL``, say) fails clearly instead of predicting nonsense.
+        """
+        files = weights.locate(self.model, path=self.path)
+        return {"sha256": files.sha256, "source": files.source}
+
     def layer_indices(self) -> tuple[int, ...]:
         """The layers pooled, ``"all"`` resolved (needs the model)."""
         return self.resolve_layers(self.encoder().n_layers)

