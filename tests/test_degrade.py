@@ -6,16 +6,54 @@ import numpy as np
 import pytest
 
 from conftest import make_tone
-from emovox.audio.degrade import AddNoise, Resampled, Telephone
+from emovox.audio.degrade import (
+    AUGMENTATIONS,
+    ROBUSTNESS_CONDITIONS,
+    AddNoise,
+    Resampled,
+    Telephone,
+)
+from emovox.errors import EmovoxError
 
 
+@pytest.mark.parametrize("color", ["white", "pink"])
 @pytest.mark.parametrize("snr", [20.0, 10.0, 5.0])
-def test_noise_reaches_the_requested_snr(snr):
+def test_noise_reaches_the_requested_snr(snr, color):
     clean = make_tone(duration=2.0)
-    noisy = AddNoise(snr)(clean)
+    noisy = AddNoise(snr, color=color)(clean)
     measured = 10 * np.log10(np.mean(clean**2) / np.mean((noisy - clean) ** 2))
     assert measured == pytest.approx(snr, abs=0.3)
-    assert np.array_equal(noisy, AddNoise(snr)(clean)), "deterministic"
+    assert np.array_equal(noisy, AddNoise(snr, color=color)(clean)), "deterministic"
+
+
+def test_pink_noise_has_more_power_low_than_high():
+    silence = np.zeros(48_000, dtype=np.float32)
+    silence[::100] = 1e-3  # a little power to set the noise level against
+    power = {}
+    for color in ("white", "pink"):
+        noise = AddNoise(0, color=color)(silence) - silence
+        spectrum = np.abs(np.fft.rfft(noise)) ** 2
+        freqs = np.fft.rfftfreq(noise.size, 1 / 16_000)
+        low = spectrum[(freqs > 100) & (freqs < 500)].mean()
+        power[color] = low / spectrum[(freqs > 4000) & (freqs < 8000)].mean()
+    assert power["white"] == pytest.approx(1.0, rel=0.2)
+    assert power["pink"] > 10  # 1/f: about 6000 / 300 = 20 between these bands
+    assert AddNoise(10, color="pink").key == "noise10dB-seed0-pink"
+    with pytest.raises(EmovoxError, match="Noise color"):
+        AddNoise(10, color="brown")
+
+
+def test_augmentations_name_known_transforms():
+    assert [t.key for t in AUGMENTATIONS["speed+light-noise"]] == [
+        "speed0.9",
+        "speed1.1",
+        "noise20dB-seed3",
+        "noise30dB-seed2",
+    ]
+    test_keys = {c.key for c in ROBUSTNESS_CONDITIONS.values()}
+    assert not test_keys & {t.key for ts in AUGMENTATIONS.values() for t in ts}, (
+        "no robustness test condition is also a training augmentation"
+    )
 
 
 def test_telephone_removes_energy_above_3400_hz():

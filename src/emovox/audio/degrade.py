@@ -13,23 +13,44 @@ import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
 from emovox.audio.load import SAMPLE_RATE, resample
+from emovox.errors import EmovoxError
+
+NOISE_COLORS = ("white", "pink")
 
 
 @dataclass(frozen=True)
 class AddNoise:
-    """White Gaussian noise at ``snr_db`` relative to the signal's power."""
+    """Gaussian noise at ``snr_db`` relative to the signal's power.
+
+    ``color``: ``"white"`` (flat spectrum) or ``"pink"`` (power falling as 1/f, closer to
+    room and fan noise than white noise is; used to test on a noise the training
+    augmentation did not use).
+    """
 
     snr_db: float
     seed: int = 0
+    color: str = "white"
+
+    def __post_init__(self) -> None:
+        if self.color not in NOISE_COLORS:
+            raise EmovoxError(f"Noise color must be one of {NOISE_COLORS}, got {self.color!r}.")
 
     @property
     def key(self) -> str:
-        return f"noise{self.snr_db:g}dB-seed{self.seed}"
+        color = "" if self.color == "white" else f"-{self.color}"  # white keys predate colors
+        return f"noise{self.snr_db:g}dB-seed{self.seed}{color}"
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
         rng = np.random.default_rng([self.seed, signal.size])
+        noise = rng.standard_normal(signal.size)  # unit variance
+        if self.color == "pink":
+            spectrum = np.fft.rfft(noise)
+            spectrum[1:] /= np.sqrt(np.arange(1, spectrum.size))  # power ~ 1/f
+            spectrum[0] = 0.0
+            noise = np.fft.irfft(spectrum, n=signal.size)
+            noise /= np.sqrt(max(float(np.mean(noise**2)), 1e-20))
         power = float(np.mean(signal.astype(np.float64) ** 2))
-        noise = rng.standard_normal(signal.size) * np.sqrt(power / 10 ** (self.snr_db / 10))
+        noise *= np.sqrt(power / 10 ** (self.snr_db / 10))
         return (signal + noise).astype(np.float32)
 
 
@@ -85,6 +106,12 @@ AUGMENTATIONS = {
     "noise": (AddNoise(15, seed=1),),
     "speed+noise": (SpeedPerturb(0.9), SpeedPerturb(1.1), AddNoise(15, seed=1)),
     "speed-wide": (SpeedPerturb(0.8), SpeedPerturb(0.9), SpeedPerturb(1.1), SpeedPerturb(1.2)),
+    "speed+light-noise": (
+        SpeedPerturb(0.9),
+        SpeedPerturb(1.1),
+        AddNoise(20, seed=3),
+        AddNoise(30, seed=2),
+    ),
 }
 """Training-data augmentations by name: each adds one copy of every training file."""
 
@@ -92,6 +119,7 @@ ROBUSTNESS_CONDITIONS = {
     "noise 20 dB SNR": AddNoise(20),
     "noise 10 dB SNR": AddNoise(10),
     "noise 5 dB SNR": AddNoise(5),
+    "pink noise 10 dB SNR": AddNoise(10, color="pink"),
     "telephone band (8 kHz)": Telephone(),
     "from 44.1 kHz": Resampled(44_100),
     "from 48 kHz": Resampled(48_000),

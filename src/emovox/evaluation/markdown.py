@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 
 
-def pct(summary: dict, key: str) -> str:
-    """``"38.9 ± 4.1"`` (percent, mean ± std over folds)."""
-    return f"{100 * summary[key]['mean']:.1f} ± {100 * summary[key]['std']:.1f}"
+def pct(summary: dict, key: str, *, spread: bool = True) -> str:
+    """``"38.9 ± 4.1"`` (percent, mean ± std over folds), or ``"38.9"`` without spread."""
+    mean = f"{100 * summary[key]['mean']:.1f}"
+    return f"{mean} ± {100 * summary[key]['std']:.1f}" if spread else mean
 
 
 def replace_section(path: Path, name: str, body: str) -> None:

@@ -52,7 +52,10 @@ ParamOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 AugmentOpt = Annotated[
     str | None,
-    typer.Option(help="Augment training audio: speed, speed-wide, noise or speed+noise."),
+    typer.Option(
+        help="Augment training audio: speed, speed+light-noise (the default model's), "
+        "speed-wide, noise or speed+noise."
+    ),
 ]
 
 
