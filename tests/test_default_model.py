@@ -24,7 +24,7 @@ def test_default_model_describes_itself():
     assert meta["features"]["name"] == "whisper"
     assert set(meta["training"]["corpora"]) == {"ravdess", "tess", "emodb", "turev"}
     assert meta["training"]["label_policy"] == "merge"
-    assert meta["augment"] == "speed"
+    assert meta["augment"] == "speed+light-noise"
 
 
 def test_default_model_gives_every_class_a_probability():
