@@ -11,6 +11,7 @@ from emovox.audio.degrade import (
     ROBUSTNESS_CONDITIONS,
     AddNoise,
     Resampled,
+    Reverb,
     Telephone,
 )
 from emovox.errors import EmovoxError
@@ -89,3 +90,17 @@ def test_trim_silence_cuts_quiet_edges_but_never_empties():
     assert 1.0 <= out.size / 16_000 <= 1.25
     blip = np.concatenate([quiet, tone[:800], quiet])  # 50 ms of sound: too short to keep alone
     assert trim_silence(blip, top_db=30).size == blip.size
+
+
+def test_reverb_adds_a_decaying_tail_at_the_asked_ratio():
+    click = np.zeros(32_000, dtype=np.float32)
+    click[1000] = 1.0
+    wet = Reverb(0.5, drr_db=0.0)(click)
+    energy = wet[1000:].astype(np.float64) ** 2
+    assert 10 * np.log10(energy[0] / energy[1:].sum()) == pytest.approx(0.0, abs=0.1)
+    assert energy[1:4000].sum() > 20 * energy[6000:].sum(), "the tail decays"
+    assert np.abs(wet[:1000]).max() < 1e-6, "causal"
+    speech = make_tone(duration=1.0)
+    out = Reverb(0.5)(speech)
+    assert out.shape == speech.shape and out.dtype == np.float32
+    assert np.sqrt(np.mean(out**2)) == pytest.approx(np.sqrt(np.mean(speech**2)), rel=1e-4)

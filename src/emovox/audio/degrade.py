@@ -1,4 +1,5 @@
-"""Degradations for robustness tests: noise at a given SNR, telephone band, resampling.
+"""Degradations for robustness tests: noise at a given SNR, telephone band, reverberation,
+resampling.
 
 Each degradation is a small frozen dataclass: calling it maps a mono 16 kHz float32 signal
 to a degraded one, deterministically (noise is seeded from the signal's length), and its
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
+from scipy.signal import butter, fftconvolve, sosfiltfilt
 
 from emovox.audio.load import SAMPLE_RATE, resample
 from emovox.errors import EmovoxError
@@ -101,6 +102,33 @@ class SpeedPerturb:
         return resample(signal, orig_sr=round(SAMPLE_RATE * self.factor), target_sr=SAMPLE_RATE)
 
 
+@dataclass(frozen=True)
+class Reverb:
+    """Room reverberation: a synthetic impulse response (the direct sound, then
+    exponentially decaying noise reaching -60 dB after ``rt60`` seconds, with
+    direct-to-reverberant energy ratio ``drr_db``: 0 dB is a talker a metre or two from
+    the microphone in an ordinary room). Loudness is kept."""
+
+    rt60: float = 0.5
+    drr_db: float = 0.0
+    seed: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"reverb{self.rt60:g}s-drr{self.drr_db:g}dB-seed{self.seed}"
+
+    def __call__(self, signal: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, signal.size])
+        t = np.arange(1, int(self.rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+        tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / self.rt60)
+        tail *= np.sqrt(10 ** (-self.drr_db / 10) / float(np.sum(tail**2)))
+        response = np.concatenate([[1.0], tail])
+        wet = fftconvolve(signal.astype(np.float64), response)[: signal.size]
+        rms_in = np.sqrt(np.mean(signal.astype(np.float64) ** 2))
+        wet *= rms_in / max(float(np.sqrt(np.mean(wet**2))), 1e-20)
+        return wet.astype(np.float32)
+
+
 AUGMENTATIONS = {
     "speed": (SpeedPerturb(0.9), SpeedPerturb(1.1)),
     "noise": (AddNoise(15, seed=1),),
@@ -121,6 +149,7 @@ ROBUSTNESS_CONDITIONS = {
     "noise 5 dB SNR": AddNoise(5),
     "pink noise 10 dB SNR": AddNoise(10, color="pink"),
     "telephone band (8 kHz)": Telephone(),
+    "reverberation (RT60 0.5 s)": Reverb(0.5),
     "from 44.1 kHz": Resampled(44_100),
     "from 48 kHz": Resampled(48_000),
 }
