@@ -362,17 +362,7 @@ class Recognizer:
         ``classes`` limits the answer to those labels, renormalised to sum to 1 (see
         :meth:`predict`).
         """
-        chosen = self.check_classes(classes)
-        features = self._extractor(signal)
-        proba = self.model.predict_proba(features[np.newaxis])[0]
-        by_class = {str(c): float(p) for c, p in zip(self.model.classes_, proba, strict=True)}
-        probabilities = {label: by_class.get(label, 0.0) for label in self.labels}
-        if chosen is None:
-            return probabilities
-        total = sum(probabilities[label] for label in chosen)
-        if total <= 0.0:
-            return {label: 1.0 / len(chosen) for label in chosen}
-        return {label: probabilities[label] / total for label in chosen}
+        return self._probabilities(signal, self.check_classes(classes))
 
     def check_classes(self, classes: Sequence[str] | None) -> list[str] | None:
         """``classes`` in :attr:`labels` order, or None for all; unknown names raise."""
@@ -404,11 +394,45 @@ class Recognizer:
         cross-corpus section of docs/results.md).
 
         Raises :class:`~emovox.errors.AudioError` for input that is not usable speech audio
-        and :class:`~emovox.errors.ModelError` for a class the model does not know.
+        and :class:`~emovox.errors.ModelError` for a class the model does not know (before
+        any audio is decoded).
         """
-        self.check_classes(classes)  # before decoding: a typo should not wait for audio
+        return self._predict(source, source_sr, self.check_classes(classes))
+
+    def predict_files(
+        self, sources: list[str | Path], *, classes: Sequence[str] | None = None
+    ) -> list[Prediction | FileFailure]:
+        """Predict each file; a file that fails yields a :class:`FileFailure`, the rest go on.
+
+        ``classes`` as in :meth:`predict`; an unknown class raises before any file is read.
+        """
+        chosen = self.check_classes(classes)
+        results: list[Prediction | FileFailure] = []
+        for source in sources:
+            try:
+                results.append(self._predict(source, None, chosen))
+            except EmovoxError as exc:
+                results.append(FileFailure(source=str(source), error=str(exc)))
+        return results
+
+    def _probabilities(self, signal: np.ndarray, chosen: list[str] | None) -> dict[str, float]:
+        """Probabilities of every label, or of the ``chosen`` ones (checked) renormalised."""
+        features = self._extractor(signal)
+        proba = self.model.predict_proba(features[np.newaxis])[0]
+        by_class = {str(c): float(p) for c, p in zip(self.model.classes_, proba, strict=True)}
+        probabilities = {label: by_class.get(label, 0.0) for label in self.labels}
+        if chosen is None:
+            return probabilities
+        total = sum(probabilities[label] for label in chosen)
+        if total <= 0.0:
+            return {label: 1.0 / len(chosen) for label in chosen}
+        return {label: probabilities[label] / total for label in chosen}
+
+    def _predict(
+        self, source: AudioSource, source_sr: int | None, chosen: list[str] | None
+    ) -> Prediction:
         signal = load_audio(source, sr=SAMPLE_RATE, source_sr=source_sr)
-        probabilities = self.predict_proba_signal(signal, classes=classes)
+        probabilities = self._probabilities(signal, chosen)
         label = max(probabilities, key=probabilities.__getitem__)
         name = str(source) if isinstance(source, (str, Path)) else None
         return Prediction(
@@ -418,19 +442,3 @@ class Recognizer:
             duration=round(signal.size / SAMPLE_RATE, 3),
             source=name,
         )
-
-    def predict_files(
-        self, sources: list[str | Path], *, classes: Sequence[str] | None = None
-    ) -> list[Prediction | FileFailure]:
-        """Predict each file; a file that fails yields a :class:`FileFailure`, the rest go on.
-
-        ``classes`` as in :meth:`predict`; an unknown class raises before any file is read.
-        """
-        self.check_classes(classes)
-        results: list[Prediction | FileFailure] = []
-        for source in sources:
-            try:
-                results.append(self.predict(source, classes=classes))
-            except EmovoxError as exc:
-                results.append(FileFailure(source=str(source), error=str(exc)))
-        return results
