@@ -128,6 +128,14 @@ def row(label: str, report: dict, *, ece: bool = False) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def variant_key(corpus: str, features: dict, model: str, params: dict, extra: dict) -> str:
+    """Where a per-corpus variant's report lives under ``--out``."""
+    front = "-".join([features["name"], *([features["model"]] if "model" in features else [])])
+    layers = "-".join(map(str, params.get("layers", [])))
+    key = f"corpora/{corpus}/{model}-{front}" + (f"-{layers}" if layers else "")
+    return key + (f"-{extra['augment']}" if "augment" in extra else "")
+
+
 def section_corpora(r: Runner) -> str:
     lines = [
         "## Per corpus, speaker-independent",
@@ -143,15 +151,10 @@ def section_corpora(r: Runner) -> str:
         table = r.corpus(name, "drop")
         first, body = None, []
         for label, (features, model, params, extra) in VARIANTS.items():
-            layers = "-".join(map(str, params.get("layers", [])))
-            front = "-".join(
-                [features["name"], *([features["model"]] if "model" in features else [])]
-            )
-            key = f"corpora/{name}/{model}-{front}" + (f"-{layers}" if layers else "")
-            key += f"-{extra['augment']}" if "augment" in extra else ""
             if name == "ravdess" and label == HEAD_LABEL:
                 report = head_on_ravdess(r, "drop")  # the same run as the headline's
             else:
+                key = variant_key(name, features, model, params, extra)
                 report = r.run(key, table, features, model, params, **extra)
             first = first or report
             body.append(row(label, report))
@@ -248,9 +251,9 @@ def restricted_answers(predictions_csv: Path) -> dict[str, dict]:
     from emovox.evaluation.metrics import classification_metrics
 
     table = pd.read_csv(predictions_csv)
+    labels = [c.removeprefix("p_") for c in table.columns if c.startswith("p_")]
     folds = {}
     for corpus, rows in table.groupby("corpus"):
-        labels = [c.removeprefix("p_") for c in table.columns if c.startswith("p_")]
         present = [label for label in labels if label in set(rows["truth"])]
         answer = np.asarray(present)[rows[[f"p_{c}" for c in present]].to_numpy().argmax(1)]
         folds[str(corpus)] = {
@@ -351,11 +354,11 @@ def section_augment(r: Runner) -> str:
         "one copy of every training file: speed = 0.9x and 1.1x; noise = white noise at "
         "15 dB SNR; light-noise = white noise at 20 and 30 dB), tested on the test actors' "
         "clean audio and on degraded copies (test noise is drawn with other seeds than "
-        "training noise; pink noise is a spectrum no augmentation uses). UAR % unless "
-        "marked; mean over 5 folds.",
+        "training noise; pink noise is a spectrum no augmentation uses). Each cell: UAR % "
+        "(accuracy %), mean over 5 folds.",
         "",
-        "| augmentation | clean acc. | clean | " + " | ".join(conditions) + " |",
-        "|---|---|---|" + "---|" * len(conditions),
+        "| augmentation | clean | " + " | ".join(conditions) + " |",
+        "|---|---|" + "---|" * len(conditions),
     ]
     for augment in AUGMENT_VARIANTS:
         report = r.run(
@@ -365,9 +368,10 @@ def section_augment(r: Runner) -> str:
             augment=augment,
             test_conditions=conditions,
         )
-        cells = [augment or "none", pct(report["summary"], "accuracy", spread=False)]
-        cells.append(pct(report["summary"], "uar", spread=False))
-        cells += [pct(report["conditions"][c]["summary"], "uar", spread=False) for c in conditions]
+        summaries = [report["summary"]] + [report["conditions"][c]["summary"] for c in conditions]
+        cells = [augment or "none"] + [
+            f"{pct(s, 'uar', spread=False)} ({pct(s, 'accuracy', spread=False)})" for s in summaries
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
