@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from emovox.audio import SAMPLE_RATE, load_audio
-from emovox.errors import AudioError, EmovoxError
+from emovox.errors import AudioError, EmovoxError, ModelError, ParameterError
 
 __version__ = "0.1.0"
 
@@ -26,6 +26,8 @@ __all__ = [
     "SAMPLE_RATE",
     "AudioError",
     "EmovoxError",
+    "ModelError",
+    "ParameterError",
     "Prediction",
     "Recognizer",
     "__version__",

@@ -1,4 +1,9 @@
-"""The one error type users catch: :class:`EmovoxError` and its audio flavour."""
+"""The error types emovox raises on purpose, all under :class:`EmovoxError`.
+
+Interfaces map them once: the CLI prints the message and exits with code 2, HTTP answers
+4xx with the message. Nobody decides what an error means by reading its text: the type
+says what went wrong, and ``source`` (when set) names the file or input it concerns.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,21 @@ class EmovoxError(Exception):
 
     Its message is written for a person: what went wrong and, where possible,
     what to do about it. Interfaces (CLI, HTTP) print the message, never a traceback.
+
+    ``source``: the file (or other input) the error is about, when there is one; a message
+    that already names it need not be re-wrapped by a caller that processes many inputs.
+    """
+
+    def __init__(self, message: str = "", *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class ParameterError(EmovoxError, ValueError):
+    """A bad argument or option value (a wrong type, out of range, unknown name).
+
+    Also a :class:`ValueError`, as scikit-learn's estimator contract and Python callers
+    expect of a bad parameter.
     """
 
 
