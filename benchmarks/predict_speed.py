@@ -151,10 +151,10 @@ def agreement(fast: Recognizer, reference: Recognizer, files: list[Path]) -> dic
     for path in files:
         signal = load_audio(path)
         dither = signal + 1e-5 * rng.standard_normal(signal.size).astype(np.float32)
-        a = fast.predict(signal, source_sr=SAMPLE_RATE)
-        b = reference.predict(signal, source_sr=SAMPLE_RATE)
+        a = fast.predict(signal, sample_rate=SAMPLE_RATE)
+        b = reference.predict(signal, sample_rate=SAMPLE_RATE)
         same += a.label == b.label
-        same_dither += reference.predict(dither, source_sr=SAMPLE_RATE).label == b.label
+        same_dither += reference.predict(dither, sample_rate=SAMPLE_RATE).label == b.label
         worst = max(worst, *(abs(a.probabilities[k] - b.probabilities[k]) for k in a.probabilities))
     return {
         "files": len(files),

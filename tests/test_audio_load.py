@@ -11,7 +11,7 @@ import soundfile as sf
 
 from conftest import make_tone, write_tone
 from emovox.audio import MAX_DURATION, SAMPLE_RATE, load_audio, to_mono
-from emovox.errors import AudioError, EmovoxError
+from emovox.errors import AudioError, EmovoxError, ParameterError
 
 
 def peak_hz(signal: np.ndarray, sr: int = SAMPLE_RATE) -> float:
@@ -112,14 +112,14 @@ def test_stereo_array_in_either_layout(layout: str) -> None:
     stereo = np.stack([tone, 0.5 * tone], axis=1)  # (frames, channels)
     if layout == "channels_frames":
         stereo = stereo.T
-    signal = load_audio(stereo, source_sr=SAMPLE_RATE)
+    signal = load_audio(stereo, sample_rate=SAMPLE_RATE)
     assert signal.shape == (SAMPLE_RATE,)
     np.testing.assert_allclose(signal, 0.75 * tone, atol=1e-6)
 
 
 def test_six_channel_array_at_48k() -> None:
     tone = make_tone(sr=48000)
-    signal = load_audio(np.stack([tone] * 6, axis=0), source_sr=48000)
+    signal = load_audio(np.stack([tone] * 6, axis=0), sample_rate=48000)
     assert signal.shape == (SAMPLE_RATE,)
 
 
@@ -127,7 +127,7 @@ def test_to_mono_refuses_three_dimensions() -> None:
     with pytest.raises(AudioError, match="1-D or 2-D"):
         to_mono(np.zeros((2, 2, 100)))
     with pytest.raises(AudioError, match="1-D or 2-D"):
-        load_audio(np.ones((2, 2, 8000)), source_sr=SAMPLE_RATE)
+        load_audio(np.ones((2, 2, 8000)), sample_rate=SAMPLE_RATE)
 
 
 # --- arrays and bytes ----------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_to_mono_refuses_three_dimensions() -> None:
 def test_int16_array_is_scaled_to_unit_range() -> None:
     tone = make_tone()
     ints = np.round(tone * 32767).astype(np.int16)
-    signal = load_audio(ints, source_sr=SAMPLE_RATE)
+    signal = load_audio(ints, sample_rate=SAMPLE_RATE)
     assert signal.dtype == np.float32
     np.testing.assert_allclose(signal, tone, atol=1 / 32767)
 
@@ -144,13 +144,13 @@ def test_int16_array_is_scaled_to_unit_range() -> None:
 def test_int32_and_float64_arrays() -> None:
     tone = make_tone()
     ints = np.round(tone * 2**31 * 0.99).astype(np.int32)
-    np.testing.assert_allclose(load_audio(ints, source_sr=SAMPLE_RATE), tone * 0.99, atol=1e-6)
-    from_f64 = load_audio(tone.astype(np.float64), source_sr=SAMPLE_RATE)
+    np.testing.assert_allclose(load_audio(ints, sample_rate=SAMPLE_RATE), tone * 0.99, atol=1e-6)
+    from_f64 = load_audio(tone.astype(np.float64), sample_rate=SAMPLE_RATE)
     assert from_f64.dtype == np.float32
 
 
-def test_array_is_resampled_from_source_sr() -> None:
-    signal = load_audio(make_tone(sr=8000), source_sr=8000)
+def test_array_is_resampled_from_its_sample_rate() -> None:
+    signal = load_audio(make_tone(sr=8000), sample_rate=8000)
     assert signal.shape == (SAMPLE_RATE,)
     assert abs(peak_hz(signal) - 220.0) < 2
 
@@ -171,18 +171,18 @@ def test_bytes_and_bytearray(tmp_path: Path, ext: str) -> None:
 
 def test_allow_silence_and_min_duration_options(tmp_path: Path) -> None:
     quiet = np.zeros(SAMPLE_RATE, dtype=np.float32)
-    assert load_audio(quiet, source_sr=SAMPLE_RATE, allow_silence=True).shape == (SAMPLE_RATE,)
+    assert load_audio(quiet, sample_rate=SAMPLE_RATE, allow_silence=True).shape == (SAMPLE_RATE,)
     short = make_tone(duration=0.1)
-    assert load_audio(short, source_sr=SAMPLE_RATE, min_duration=0.05).shape == (1600,)
+    assert load_audio(short, sample_rate=SAMPLE_RATE, min_duration=0.05).shape == (1600,)
     with pytest.raises(AudioError, match=r"lasts 0\.10 s; at least 0\.50 s"):
-        load_audio(short, source_sr=SAMPLE_RATE, min_duration=0.5)
+        load_audio(short, sample_rate=SAMPLE_RATE, min_duration=0.5)
 
 
 def test_max_duration_none_accepts_long_input() -> None:
     tone = make_tone(sr=8000, duration=3.0)
-    assert load_audio(tone, source_sr=8000, max_duration=None).shape == (48000,)
+    assert load_audio(tone, sample_rate=8000, max_duration=None).shape == (48000,)
     with pytest.raises(AudioError, match="longer than the 2 s allowed"):
-        load_audio(tone, source_sr=8000, max_duration=2.0)
+        load_audio(tone, sample_rate=8000, max_duration=2.0)
 
 
 # --- bad input -----------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_zero_length_bytes_and_array() -> None:
     with pytest.raises(AudioError, match=r"empty \(0 bytes\)"):
         load_audio(b"")
     with pytest.raises(AudioError, match="empty"):
-        load_audio(np.zeros(0, dtype=np.float32), source_sr=SAMPLE_RATE)
+        load_audio(np.zeros(0, dtype=np.float32), sample_rate=SAMPLE_RATE)
 
 
 def test_wav_header_without_samples(tmp_path: Path) -> None:
@@ -250,7 +250,7 @@ def test_digital_silence(tmp_path: Path, peak: float) -> None:
 
 def test_silent_array() -> None:
     with pytest.raises(AudioError, match="the array given is silent"):
-        load_audio(np.zeros(SAMPLE_RATE, dtype=np.int16), source_sr=SAMPLE_RATE)
+        load_audio(np.zeros(SAMPLE_RATE, dtype=np.int16), sample_rate=SAMPLE_RATE)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -258,7 +258,7 @@ def test_non_finite_array(bad: float) -> None:
     signal = make_tone().astype(np.float64)
     signal[100] = bad
     with pytest.raises(AudioError, match="NaN or infinite samples"):
-        load_audio(signal, source_sr=SAMPLE_RATE)
+        load_audio(signal, sample_rate=SAMPLE_RATE)
 
 
 def test_nan_in_float_wav_file(tmp_path: Path) -> None:
@@ -283,13 +283,13 @@ def test_folder(tmp_path: Path) -> None:
 
 
 def test_array_without_source_sr() -> None:
-    with pytest.raises(AudioError, match="needs its sample rate: pass source_sr="):
+    with pytest.raises(AudioError, match="needs its sample rate: pass sample_rate="):
         load_audio(make_tone())
 
 
 def test_non_numeric_array() -> None:
     with pytest.raises(AudioError, match="non-numeric dtype"):
-        load_audio(np.array(["a"] * 8000), source_sr=SAMPLE_RATE)
+        load_audio(np.array(["a"] * 8000), sample_rate=SAMPLE_RATE)
 
 
 @pytest.mark.parametrize(
@@ -302,10 +302,10 @@ def test_unsupported_types(source: object, name: str) -> None:
 
 def test_bad_rates() -> None:
     for rate in (0, -16000):
-        with pytest.raises(AudioError, match="source_sr must be a positive sample rate"):
-            load_audio(make_tone(), source_sr=rate)
-    with pytest.raises(AudioError, match="must be positive"):
-        load_audio(make_tone(), source_sr=SAMPLE_RATE, sr=-1)
+        with pytest.raises(AudioError, match="sample_rate must be a positive rate"):
+            load_audio(make_tone(), sample_rate=rate)
+    with pytest.raises(ParameterError, match="must be positive"):
+        load_audio(make_tone(), sample_rate=SAMPLE_RATE, target_rate=-1)
 
 
 # --- too long: refused from the header, before decoding -------------------------------------
@@ -351,4 +351,4 @@ def test_too_long_with_a_small_max_duration(tmp_path: Path, monkeypatch) -> None
 
 def test_too_long_array() -> None:
     with pytest.raises(AudioError, match="array is longer than the 1 s allowed"):
-        load_audio(make_tone(duration=1.5), source_sr=SAMPLE_RATE, max_duration=1.0)
+        load_audio(make_tone(duration=1.5), sample_rate=SAMPLE_RATE, max_duration=1.0)

@@ -29,7 +29,7 @@ def test_default_model_describes_itself():
 
 def test_default_model_gives_every_class_a_probability():
     recognizer = Recognizer.load()
-    prediction = recognizer.predict(make_tone(duration=2.0), source_sr=16_000)
+    prediction = recognizer.predict(make_tone(duration=2.0), sample_rate=16_000)
     assert list(prediction.probabilities) == list(EMOTIONS)
     assert sum(prediction.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     assert prediction.label == max(prediction.probabilities, key=prediction.probabilities.get)
@@ -38,16 +38,16 @@ def test_default_model_gives_every_class_a_probability():
 def test_classes_restrict_the_answer_to_the_classes_a_deployment_needs():
     recognizer = Recognizer.load()
     signal = make_tone(duration=2.0)
-    every = recognizer.predict(signal, source_sr=16_000).probabilities
+    every = recognizer.predict(signal, sample_rate=16_000).probabilities
     wanted = ["sad", "neutral", "anger", "happy"]
-    restricted = recognizer.predict(signal, source_sr=16_000, classes=wanted).probabilities
+    restricted = recognizer.predict(signal, sample_rate=16_000, classes=wanted).probabilities
     assert list(restricted) == ["anger", "happy", "sad", "neutral"], "model order, not ours"
     assert sum(restricted.values()) == pytest.approx(1.0)
     kept = sum(every[c] for c in wanted)
     for c in wanted:
         assert restricted[c] == pytest.approx(every[c] / kept, rel=1e-6)
     with pytest.raises(ModelError, match=r"no class 'angry'.*its classes are: anger"):
-        recognizer.predict(signal, source_sr=16_000, classes=["angry", "sad"])
+        recognizer.predict(signal, sample_rate=16_000, classes=["angry", "sad"])
     with pytest.raises(ModelError, match="at least two classes"):
         recognizer.predict_files(["never-read.wav"], classes=["sad"])
 

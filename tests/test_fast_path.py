@@ -356,12 +356,12 @@ def test_recognizer_takes_the_fast_path_and_agrees(tone_model: Path, tmp_path: P
     assert fast.fast and isinstance(fast.model, LinearHead) and not reference.fast
     for freq in (125.0, 250.0, 530.0):
         signal = make_tone(freq=freq, seed=int(freq))
-        a = fast.predict(signal, source_sr=16_000)
-        b = reference.predict(signal, source_sr=16_000)
+        a = fast.predict(signal, sample_rate=16_000)
+        b = reference.predict(signal, sample_rate=16_000)
         assert _same(a, b, atol=1e-3)
     # a fast recognizer saves a complete model folder (the fitted model's files are copied)
     copy = fast.save(tmp_path / "copy")
-    assert Recognizer.load(copy, fast=False).predict(signal, source_sr=16_000).label == b.label
+    assert Recognizer.load(copy, fast=False).predict(signal, sample_rate=16_000).label == b.label
     assert Recognizer.load(copy, fast=True).fast
 
 
@@ -375,13 +375,13 @@ def test_stale_or_missing_head_is_folded_at_load(tone_model: Path, tmp_path: Pat
     description["source"]["model_sha256"] = "0" * 64
     (folder / "head.json").write_text(json.dumps(description))
     signal = make_tone(freq=250.0)
-    expected = Recognizer.load(tone_model).predict(signal, source_sr=16_000)
+    expected = Recognizer.load(tone_model).predict(signal, sample_rate=16_000)
     stale = Recognizer.load(folder)
-    assert stale.fast and _same(stale.predict(signal, source_sr=16_000), expected)
+    assert stale.fast and _same(stale.predict(signal, sample_rate=16_000), expected)
     for name in ("head.json", "head.safetensors"):
         (folder / name).unlink()
     missing = Recognizer.load(folder)
-    assert missing.fast and _same(missing.predict(signal, source_sr=16_000), expected)
+    assert missing.fast and _same(missing.predict(signal, sample_rate=16_000), expected)
 
 
 def test_fast_true_refuses_models_it_cannot_serve(tmp_path: Path) -> None:
@@ -464,10 +464,10 @@ def test_fast_path_agrees_with_reference_on_ravdess(corpus_root, tmp_path: Path)
     for path in held_out:
         signal = load_audio(path)
         dither = signal + 1e-5 * rng.standard_normal(signal.size).astype(np.float32)
-        a = fast.predict(signal, source_sr=16_000)
-        b = reference.predict(signal, source_sr=16_000)
+        a = fast.predict(signal, sample_rate=16_000)
+        b = reference.predict(signal, sample_rate=16_000)
         agree += a.label == b.label
-        agree_dither += reference.predict(dither, source_sr=16_000).label == b.label
+        agree_dither += reference.predict(dither, sample_rate=16_000).label == b.label
         worst = max(worst, *(abs(a.probabilities[k] - b.probabilities[k]) for k in a.probabilities))
     message = f"fast {agree}/20, dithered reference {agree_dither}/20, max |dp| {worst:.3f}"
     assert agree >= max(18, agree_dither), message

@@ -105,7 +105,7 @@ def test_mfcc_image_excerpt_starts_at_zero_when_too_little_follows_the_offset():
 
 def test_mfcc_image_matches_librosa_on_the_same_excerpt():
     signal = make_tone(duration=4.0, freq=180.0)
-    excerpt = resample(signal[8_000:48_000], orig_sr=SAMPLE_RATE, target_sr=44_100)
+    excerpt = resample(signal[8_000:48_000], sample_rate=SAMPLE_RATE, target_rate=44_100)
     expected = librosa.feature.mfcc(y=excerpt, sr=44_100, n_mfcc=39)
     assert expected.shape == (39, 216)
     np.testing.assert_allclose(MfccImage()(signal), expected, rtol=1e-5, atol=1e-3)

@@ -57,8 +57,8 @@ def test_trained_recognizer_predicts_and_round_trips(trained: Path, tmp_path: Pa
     assert meta["labels"] == ["anger", "sad"]
     assert meta["features"]["name"] == "stats" and meta["sample_rate"] == 16_000
     assert meta["training"]["n_files"] == 32 and len(meta["training"]["speakers"]) == 4
-    high = recognizer.predict(make_tone(freq=610.0, seed=99), source_sr=16_000)
-    low = recognizer.predict(make_tone(freq=118.0, seed=98), source_sr=16_000)
+    high = recognizer.predict(make_tone(freq=610.0, seed=99), sample_rate=16_000)
+    low = recognizer.predict(make_tone(freq=118.0, seed=98), sample_rate=16_000)
     assert (high.label, low.label) == ("anger", "sad")
     assert sum(high.probabilities.values()) == pytest.approx(1.0)
     assert set(high.probabilities) == {"anger", "sad"}
@@ -74,7 +74,7 @@ def test_trained_recognizer_predicts_and_round_trips(trained: Path, tmp_path: Pa
 def test_bad_inputs_raise_audio_error(trained: Path, tmp_path: Path):
     recognizer = Recognizer.load(trained)
     with pytest.raises(AudioError, match="NaN"):
-        recognizer.predict(np.full(16_000, np.nan, dtype=np.float32), source_sr=16_000)
+        recognizer.predict(np.full(16_000, np.nan, dtype=np.float32), sample_rate=16_000)
     text = tmp_path / "notes.wav"
     text.write_text("not audio")
     results = recognizer.predict_files([text, write_tone(tmp_path / "ok.wav")])

@@ -383,10 +383,10 @@ class Recognizer:
         self,
         source: AudioSource,
         *,
-        source_sr: int | None = None,
+        sample_rate: int | None = None,
         classes: Sequence[str] | None = None,
     ) -> Prediction:
-        """The emotion of a path, bytes or array (arrays need ``source_sr``).
+        """The emotion of a path, bytes or array (arrays need ``sample_rate``).
 
         ``classes`` restricts the answer to the emotions a deployment needs (say anger,
         happy, sad, neutral): the model's probabilities of those classes, renormalised.
@@ -397,7 +397,7 @@ class Recognizer:
         and :class:`~emovox.errors.ModelError` for a class the model does not know (before
         any audio is decoded).
         """
-        return self._predict(source, source_sr, self.check_classes(classes))
+        return self._predict(source, sample_rate, self.check_classes(classes))
 
     def predict_files(
         self, sources: list[str | Path], *, classes: Sequence[str] | None = None
@@ -429,9 +429,9 @@ class Recognizer:
         return {label: probabilities[label] / total for label in chosen}
 
     def _predict(
-        self, source: AudioSource, source_sr: int | None, chosen: list[str] | None
+        self, source: AudioSource, sample_rate: int | None, chosen: list[str] | None
     ) -> Prediction:
-        signal = load_audio(source, sr=SAMPLE_RATE, source_sr=source_sr)
+        signal = load_audio(source, sample_rate=sample_rate)
         probabilities = self._probabilities(signal, chosen)
         label = max(probabilities, key=probabilities.__getitem__)
         name = str(source) if isinstance(source, (str, Path)) else None

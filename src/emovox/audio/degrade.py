@@ -67,10 +67,10 @@ class Telephone:
         return f"telephone{self.low_hz:g}-{self.high_hz:g}"
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
-        narrow = resample(signal, orig_sr=SAMPLE_RATE, target_sr=8000)
+        narrow = resample(signal, sample_rate=SAMPLE_RATE, target_rate=8000)
         sos = butter(4, [self.low_hz, self.high_hz], btype="bandpass", fs=8000, output="sos")
         narrow = sosfiltfilt(sos, narrow).astype(np.float32)
-        return resample(narrow, orig_sr=8000, target_sr=SAMPLE_RATE)
+        return resample(narrow, sample_rate=8000, target_rate=SAMPLE_RATE)
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ class Resampled:
         return f"resampled{self.rate}"
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
-        up = resample(signal, orig_sr=SAMPLE_RATE, target_sr=self.rate)
-        return resample(up, orig_sr=self.rate, target_sr=SAMPLE_RATE)
+        up = resample(signal, sample_rate=SAMPLE_RATE, target_rate=self.rate)
+        return resample(up, sample_rate=self.rate, target_rate=SAMPLE_RATE)
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class SpeedPerturb:
         return f"speed{self.factor:g}"
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
-        return resample(signal, orig_sr=round(SAMPLE_RATE * self.factor), target_sr=SAMPLE_RATE)
+        return resample(signal, sample_rate=round(SAMPLE_RATE * self.factor), target_rate=SAMPLE_RATE)
 
 
 @dataclass(frozen=True)

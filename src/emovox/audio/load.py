@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from emovox.errors import AudioError
+from emovox.errors import AudioError, ParameterError
 
 SAMPLE_RATE = 16_000
 """The canonical sample rate of every signal inside emovox."""
@@ -52,13 +52,16 @@ def to_mono(signal: np.ndarray) -> np.ndarray:
     return signal.mean(axis=axis)
 
 
-def resample(signal: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Resample a mono signal with soxr (high quality); a no-op when the rates agree."""
-    if orig_sr <= 0 or target_sr <= 0:
-        raise AudioError(f"Sample rates must be positive, got {orig_sr} and {target_sr}.")
-    if orig_sr == target_sr:
+def resample(signal: np.ndarray, *, sample_rate: int, target_rate: int) -> np.ndarray:
+    """Resample a mono signal from ``sample_rate`` to ``target_rate`` with soxr (high
+    quality); a no-op when the rates agree."""
+    if sample_rate <= 0 or target_rate <= 0:
+        raise ParameterError(f"Sample rates must be positive, got {sample_rate} and {target_rate}.")
+    if sample_rate == target_rate:
         return signal.astype(np.float32, copy=False)
-    return soxr.resample(signal.astype(np.float32, copy=False), orig_sr, target_sr, quality="HQ")
+    return soxr.resample(
+        signal.astype(np.float32, copy=False), sample_rate, target_rate, quality="HQ"
+    )
 
 
 def _decode(source: AudioSource, max_duration: float | None) -> tuple[np.ndarray, int]:
@@ -100,19 +103,19 @@ def _decode(source: AudioSource, max_duration: float | None) -> tuple[np.ndarray
 def load_audio(
     source: AudioSource,
     *,
-    sr: int = SAMPLE_RATE,
-    source_sr: int | None = None,
+    sample_rate: int | None = None,
+    target_rate: int = SAMPLE_RATE,
     min_duration: float = MIN_DURATION,
     max_duration: float | None = MAX_DURATION,
     allow_silence: bool = False,
 ) -> np.ndarray:
-    """Return ``source`` as a mono float32 signal at ``sr`` Hz.
+    """Return ``source`` as a mono float32 signal at ``target_rate`` Hz.
 
     Args:
         source: a path, the bytes of an audio file, or an array (1-D, or 2-D with channels
-            on either axis) whose rate is ``source_sr``.
-        sr: the rate of the returned signal.
-        source_sr: the rate of an array ``source``; required for arrays, ignored otherwise.
+            on either axis) whose rate is ``sample_rate``.
+        sample_rate: the rate of an array ``source``; required for arrays, ignored otherwise.
+        target_rate: the rate of the returned signal.
         min_duration: shorter input raises :class:`AudioError` (seconds).
         max_duration: longer input raises :class:`AudioError` before it is decoded;
             ``None`` accepts any length.
@@ -123,15 +126,15 @@ def load_audio(
             non-finite input, with a message meant for a person.
     """
     if isinstance(source, np.ndarray):
-        if source_sr is None:
-            raise AudioError("An audio array needs its sample rate: pass source_sr=.")
-        if source_sr <= 0:
-            raise AudioError(f"source_sr must be a positive sample rate in Hz, got {source_sr}.")
+        if sample_rate is None:
+            raise AudioError("An audio array needs its sample rate: pass sample_rate=.")
+        if sample_rate <= 0:
+            raise AudioError(f"sample_rate must be a positive rate in Hz, got {sample_rate}.")
         if source.size == 0:
             raise AudioError("The audio array given is empty.")
         if not np.issubdtype(source.dtype, np.number):
             raise AudioError(f"The audio array has a non-numeric dtype ({source.dtype}).")
-        data, rate = source, int(source_sr)
+        data, rate = source, int(sample_rate)
         if max_duration is not None and max(data.shape) > max_duration * rate:
             raise AudioError(f"The audio array is longer than the {max_duration:.0f} s allowed.")
         if np.issubdtype(data.dtype, np.unsignedinteger):
@@ -159,4 +162,4 @@ def load_audio(
         )
     if not allow_silence and float(np.max(np.abs(mono))) < SILENCE_PEAK:
         raise AudioError(f"{_describe(source)} is silent (peak below -80 dBFS).")
-    return resample(mono, orig_sr=rate, target_sr=sr)
+    return resample(mono, sample_rate=rate, target_rate=target_rate)

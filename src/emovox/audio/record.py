@@ -254,7 +254,7 @@ def _real_capture(
         device=chosen.index,
         open_errors=(sd.PortAudioError,),
     )
-    return resample(mono, orig_sr=rate, target_sr=sample_rate)
+    return resample(mono, sample_rate=rate, target_rate=sample_rate)
 
 
 def record(

@@ -70,7 +70,7 @@ class MfccImage(Extractor):
         start = self.offset if seconds >= self.offset + MIN_AFTER_OFFSET else 0.0
         first = round(start * SAMPLE_RATE)
         last = first + round(self.duration * SAMPLE_RATE)
-        return resample(signal[first:last], orig_sr=SAMPLE_RATE, target_sr=self.sample_rate)
+        return resample(signal[first:last], sample_rate=SAMPLE_RATE, target_rate=self.sample_rate)
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
         import librosa
