@@ -99,7 +99,8 @@ class SpeedPerturb:
         return f"speed{self.factor:g}"
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
-        return resample(signal, sample_rate=round(SAMPLE_RATE * self.factor), target_rate=SAMPLE_RATE)
+        rate = round(SAMPLE_RATE * self.factor)
+        return resample(signal, sample_rate=rate, target_rate=SAMPLE_RATE)
 
 
 @dataclass(frozen=True)
