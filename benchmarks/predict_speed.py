@@ -179,10 +179,9 @@ def heldout_agreement(n: int, folder: Path) -> dict:
     model = Recognizer.train(
         table[actor.isin(train)],
         features={"name": "whisper", "layers": "all"},
-        model="layer_logreg",
-        model_params={"layers": [1, 2, 3, 4, 5, 6]},
+        classifier="layer_logreg",
+        params={"layers": [1, 2, 3, 4, 5, 6]},
         cache=FeatureCache(),
-        progress=False,
     ).save(folder)
     held_out = [Path(p) for p in table[~actor.isin(train)]["path"]]
     files = held_out[:: max(1, len(held_out) // n)][:n]

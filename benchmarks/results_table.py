@@ -103,12 +103,11 @@ class Runner:
             self.args.out / key,
             table,
             features=features,
-            model=model,
-            model_params=params,
+            classifier=model,
+            params=params,
             n_folds=self.args.folds,
             seed=self.args.seed,
             cache=self.cache,
-            progress=False,
             **kwargs,
         )
         s = report["summary"]

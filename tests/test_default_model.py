@@ -9,7 +9,7 @@ import pytest
 
 from conftest import make_tone
 from emovox import Recognizer
-from emovox.errors import ModelError
+from emovox.errors import ModelError, ParameterError
 from emovox.labels import EMOTIONS
 from emovox.recognizer import default_model_path
 
@@ -48,7 +48,7 @@ def test_classes_restrict_the_answer_to_the_classes_a_deployment_needs():
         assert restricted[c] == pytest.approx(every[c] / kept, rel=1e-6)
     with pytest.raises(ModelError, match=r"no class 'angry'.*its classes are: anger"):
         recognizer.predict(signal, sample_rate=16_000, classes=["angry", "sad"])
-    with pytest.raises(ModelError, match="at least two classes"):
+    with pytest.raises(ParameterError, match="at least two classes"):
         recognizer.predict_files(["never-read.wav"], classes=["sad"])
 
 

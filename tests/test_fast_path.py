@@ -337,9 +337,8 @@ def tone_model(onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     recognizer = Recognizer.train(
         table,
         features=WHISPER_FAST,
-        model="layer_logreg",
+        classifier="layer_logreg",
         model_params={"layers": [1, 2, 3, 4, 5, 6]},
-        progress=False,
     )
     return recognizer.save(tmp_path_factory.mktemp("model") / "tones")
 
@@ -395,7 +394,7 @@ def test_fast_true_refuses_models_it_cannot_serve(tmp_path: Path) -> None:
             lines.append(f"{label}{i}.wav,{label},spk{i % 3}")
     (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n")
     table = load_corpus("manifest", tmp_path / "manifest.csv")
-    stats = Recognizer.train(table, features={"name": "stats"}, model="logreg", progress=False)
+    stats = Recognizer.train(table, features={"name": "stats"}, classifier="logreg")
     folder = stats.save(tmp_path / "stats")
     assert not (folder / "head.json").exists()  # only Whisper models carry a folded head
     assert not Recognizer.load(folder).fast
@@ -450,10 +449,9 @@ def test_fast_path_agrees_with_reference_on_ravdess(corpus_root, tmp_path: Path)
     recognizer = Recognizer.train(
         table[actor.isin(train_actors)],
         features={"name": "whisper", "layers": "all"},
-        model="layer_logreg",
+        classifier="layer_logreg",
         model_params={"layers": [1, 2, 3, 4, 5, 6]},
         cache=FeatureCache(USER_FEATURE_CACHE),
-        progress=False,
     )
     folder = recognizer.save(tmp_path / "model")
     onnx_encoder.clear_cache()

@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from emovox.errors import ModelError
+from emovox.errors import ModelError, ParameterError
 from emovox.models import (
     MODELS,
     SeedCNNClassifier,
@@ -113,9 +113,9 @@ def test_registry_names_and_bad_requests():
     assert make_model("knn")[-1].n_neighbors == 9
     assert make_model("rf", seed=3)[-1].random_state == 3
     assert make_model("seed_cnn", seed=5, max_epochs=7).get_params()["max_epochs"] == 7
-    with pytest.raises(ModelError, match="Unknown model 'xgb'"):
+    with pytest.raises(ParameterError, match="Unknown classifier 'xgb'"):
         make_model("xgb")
-    with pytest.raises(ModelError, match="Bad parameters"):
+    with pytest.raises(ParameterError, match="Bad parameters"):
         make_model("mlp", no_such_option=1)
 
 

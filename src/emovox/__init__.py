@@ -10,12 +10,13 @@ from emovox.errors import AudioError, EmovoxError, ModelError, ParameterError
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from emovox.recognizer import Prediction, Recognizer
+    from emovox.recognizer import Recognizer
+    from emovox.results import Failure, Prediction
 
 
 def __getattr__(name: str) -> Any:
     # Imported lazily: the recognizer pulls in scikit-learn and the feature extractors.
-    if name in {"Recognizer", "Prediction"}:
+    if name in {"Recognizer", "Prediction", "Failure"}:
         from emovox import recognizer
 
         return getattr(recognizer, name)
@@ -26,6 +27,7 @@ __all__ = [
     "SAMPLE_RATE",
     "AudioError",
     "EmovoxError",
+    "Failure",
     "ModelError",
     "ParameterError",
     "Prediction",

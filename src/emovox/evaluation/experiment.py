@@ -18,27 +18,37 @@ from emovox.evaluation.metrics import (
 )
 from emovox.evaluation.splits import make_folds
 from emovox.features import FeatureCache, make_extractor
-from emovox.features.batch import augmented_features, table_features, transformed_features
+from emovox.features.batch import (
+    augmented_features,
+    check_augment,
+    table_features,
+    transformed_features,
+)
 from emovox.labels import label_order
 from emovox.models import fit_model, make_model
+from emovox.progress import ProgressHook, StepCounter
 
 
 def evaluate(
     table: pd.DataFrame,
     *,
     features: dict,
-    model: str,
-    model_params: dict | None = None,
+    classifier: str,
+    params: dict | None = None,
     protocol: str = "speaker",
     n_folds: int = 5,
     seed: int = 0,
     cache: FeatureCache | None = None,
-    progress: bool = True,
+    hook: ProgressHook | None = None,
     test_conditions: dict[str, Any] | None = None,
     extra_train: pd.DataFrame | None = None,
     augment: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate one feature/model pair under ``protocol`` and return a JSON-able report.
+    """Evaluate one feature/classifier pair under ``protocol`` and return a JSON-able report.
+
+    Every choice (classifier and its ``params``, features, augmentation, protocol) is
+    checked before any feature is computed. ``hook`` is told of features, folds and
+    fitting (:mod:`emovox.progress`).
 
     Models are fitted on the training part of each fold only; early stopping and any
     calibration inside a model draw their validation data from the training speakers.
@@ -50,14 +60,18 @@ def evaluate(
     :data:`emovox.audio.degrade.AUGMENTATIONS`: each adds a transformed copy of every
     *training* row of every fold (the test rows are never augmented).
     """
-    model_params = dict(model_params or {})
-    X, kept, failures = table_features(table, features, cache=cache, progress=progress)
+    params = dict(params or {})
+    make_model(classifier, seed=seed, **params)  # bad names and parameters fail here, at once
+    config = make_extractor(features).config()
+    check_augment(augment)
+    make_folds(table, protocol=protocol, n_folds=n_folds, seed=seed)  # a bad protocol, at once
+    X, kept, failures = table_features(table, features, cache=cache, hook=hook)
     degraded = transformed_features(
-        kept, features, dict(test_conditions or {}), cache=cache, progress=progress
+        kept, features, dict(test_conditions or {}), cache=cache, hook=hook
     )
     condition_preds: dict[str, list] = {name: [] for name in degraded}
     condition_folds: dict[str, list] = {name: [] for name in degraded}
-    augmented = augmented_features(kept, features, augment, cache=cache, progress=progress)
+    augmented = augmented_features(kept, features, augment, cache=cache, hook=hook)
     protocol_name, folds = make_folds(kept, protocol=protocol, n_folds=n_folds, seed=seed)
     labels = label_order(set(kept["label"]))
     y = kept["label"].to_numpy()
@@ -68,7 +82,7 @@ def evaluate(
         if shared:
             raise EmovoxError(f"extra_train shares speakers with the evaluated table: {shared}.")
         X_extra, kept_extra, fail_extra = table_features(
-            extra_train, features, cache=cache, progress=progress
+            extra_train, features, cache=cache, hook=hook, step="extra training features"
         )
         failures = failures + fail_extra
         y_extra = kept_extra["label"].to_numpy()
@@ -77,9 +91,10 @@ def evaluate(
     fold_reports, truth, predicted = [], [], []
     prob_rows: list[np.ndarray] = []
     test_rows: list[np.ndarray] = []
+    count = StepCounter(hook, f"fitting {classifier} per fold", total=len(folds))
     for fold in folds:
         started = time.perf_counter()
-        estimator = make_model(model, seed=seed, **model_params)
+        estimator = make_model(classifier, seed=seed, **params)
         fit_model(
             estimator,
             np.concatenate([X[fold.train], X_extra, *[X_aug[fold.train] for X_aug in augmented]]),
@@ -117,6 +132,7 @@ def evaluate(
                 full[:, labels.index(name)] = proba[:, j]
         prob_rows.append(full)
         test_rows.append(fold.test)
+        count.advance(artifact=fold_reports[-1])
 
     order = np.concatenate(test_rows)
     predictions = pd.DataFrame(
@@ -142,8 +158,8 @@ def evaluate(
         "class_counts": {k: int(v) for k, v in kept["label"].value_counts().items()},
         "n_files": len(kept),
         "n_speakers": int(kept["speaker"].nunique()),
-        "features": make_extractor(features).config(),
-        "model": {"name": model, "params": model_params},
+        "features": config,
+        "model": {"name": classifier, "params": params},
         "seed": seed,
         "n_folds": len(folds),
         "conditions": {
@@ -163,7 +179,7 @@ def evaluate(
         "summary": summarize_folds([f["metrics"] for f in fold_reports]),
         "pooled": pooled,
         "folds": fold_reports,
-        "failures": [{"path": p, "error": e} for p, e in failures],
+        "failures": [f.to_dict() for f in failures],
         "predictions": predictions,
     }
 

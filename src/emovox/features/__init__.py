@@ -39,7 +39,6 @@ __all__ = [
     "EXTRACTORS",
     "LAZY_EXTRACTORS",
     "Egemaps",
-    "ExtractionFailure",
     "Extractor",
     "FeatureCache",
     "FeatureExtractor",
@@ -63,7 +62,6 @@ __all__ = [
 def __getattr__(name: str):
     # Batch extraction imports pandas; loaded on first use so `emovox predict` starts fast.
     if name in (
-        "ExtractionFailure",
         "augmented_features",
         "extract_table",
         "stack_features",

@@ -1,4 +1,4 @@
-"""Extract features for every file of a corpus table, with cache, progress bar and threads."""
+"""Extract features for every file of a corpus table, with cache, progress hook and threads."""
 
 from __future__ import annotations
 
@@ -8,35 +8,29 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
-from tqdm import tqdm
 
 from emovox.audio import load_audio
-from emovox.errors import EmovoxError
+from emovox.errors import EmovoxError, ParameterError
 from emovox.features.base import FeatureExtractor
 from emovox.features.cache import FeatureCache, Transform, compute_features
+from emovox.progress import ProgressHook, StepCounter
+from emovox.results import Failure
 
 log = logging.getLogger(__name__)
 
 OnError = Literal["raise", "skip"]
 
 
-class ExtractionFailure(NamedTuple):
-    """A file skipped by :func:`extract_table` and why, in words."""
-
-    path: str
-    message: str
-
-
 def _worker_count(n_jobs: int) -> int:
     if n_jobs == -1:
         return os.cpu_count() or 1
-    if n_jobs < 1:
-        raise EmovoxError(f"n_jobs must be a positive number of threads or -1, got {n_jobs}.")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ParameterError(f"n_jobs must be a positive number of threads or -1, got {n_jobs!r}.")
     return n_jobs
 
 
@@ -45,7 +39,8 @@ def extract_table(
     extractor: FeatureExtractor,
     *,
     cache: FeatureCache | None = None,
-    progress: bool = True,
+    hook: ProgressHook | None = None,
+    step: str | None = None,
     n_jobs: int = 1,
     on_error: OnError = "raise",
     transform: Transform | None = None,
@@ -58,14 +53,15 @@ def extract_table(
         table: a corpus table with a ``path`` column (other columns are kept).
         extractor: any registered extractor, e.g. ``make_extractor({"name": "stats"})``.
         cache: reuse and store features there; ``None`` computes everything.
-        progress: show a tqdm progress bar.
+        hook: told of each file done (:mod:`emovox.progress`); None reports nothing.
+        step: the step name the hook sees (default ``"<extractor> features"``).
         n_jobs: threads to use (-1: one per CPU). Threads, not processes, so that large
             extractors (neural encoders) are shared, not copied; the speed-up depends on
             how much of the work releases the GIL (FFTs and resampling do). With more
             than one thread, BLAS/OpenMP pools are limited to one thread each meanwhile.
         on_error: ``"raise"`` stops at the first file that fails with its
             :class:`EmovoxError` (an :class:`~emovox.errors.AudioError` for unreadable
-            audio); ``"skip"`` leaves that row out and records it.
+            audio) naming the file; ``"skip"`` leaves that row out and records it.
         transform: applied to each loaded signal before extraction (noise, band-limiting).
         transform_key: a string identifying ``transform`` fully, seeds included; it is
             part of the cache key. A transform without a key bypasses the cache.
@@ -74,16 +70,16 @@ def extract_table(
     Returns:
         The feature arrays (float32) and the rows they belong to, in table order, with
         a fresh 0..n-1 index so that ``features[i]`` belongs to row ``i``. The rows
-        skipped are in ``rows.attrs["failures"]``, a list of :class:`ExtractionFailure`.
+        skipped are in ``rows.attrs["failures"]``, a list of :class:`~emovox.results.Failure`.
     """
     if on_error not in ("raise", "skip"):
-        raise EmovoxError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
+        raise ParameterError(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
     if "path" not in table.columns:
-        raise EmovoxError(
+        raise ParameterError(
             f"The table needs a 'path' column; its columns are: {', '.join(map(str, table))}."
         )
     if transform_key is not None and transform is None:
-        raise EmovoxError("transform_key was given without a transform.")
+        raise ParameterError("transform_key was given without a transform.")
     workers = _worker_count(n_jobs)
     paths = [str(p) for p in table["path"]]
 
@@ -95,51 +91,48 @@ def extract_table(
         return compute_features(path, extractor, load=load, transform=transform)
 
     results: list[np.ndarray | None] = [None] * len(paths)
-    failures: dict[int, ExtractionFailure] = {}
+    failures: dict[int, Failure] = {}
 
     def record(i: int, exc: Exception) -> None:
         if isinstance(exc, EmovoxError):
-            if on_error == "raise":
-                if paths[i] in str(exc):
-                    raise exc
-                raise type(exc)(f"'{paths[i]}': {exc}") from exc
-            message = str(exc)
+            named = exc if exc.source is not None else type(exc)(f"'{paths[i]}': {exc}")
+            named.source = paths[i]
         else:
-            message = f"{type(exc).__name__}: {exc}"
-            if on_error == "raise":
-                raise EmovoxError(
-                    f"Extracting '{extractor.name}' features from '{paths[i]}' failed: {message}"
-                ) from exc
-        failures[i] = ExtractionFailure(paths[i], message)
+            named = EmovoxError(
+                f"Extracting '{extractor.name}' features from '{paths[i]}' failed: "
+                f"{type(exc).__name__}: {exc}",
+                source=paths[i],
+            )
+        if on_error == "raise":
+            if named is exc:
+                raise exc
+            raise named from exc
+        message = str(exc) if isinstance(exc, EmovoxError) else f"{type(exc).__name__}: {exc}"
+        failures[i] = Failure(source=paths[i], error=message, kind=type(named).__name__)
 
-    bar = tqdm(
-        total=len(paths), disable=not progress, desc=f"{extractor.name} features", unit="file"
-    )
-    try:
-        if workers == 1:
-            for i, path in enumerate(paths):
-                try:
-                    results[i] = one(path)
-                except Exception as exc:
-                    record(i, exc)
-                bar.update()
-        else:
-            # One BLAS/OpenMP thread per worker, as joblib does, to avoid oversubscription.
-            with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(one, path): i for i, path in enumerate(paths)}
-                try:
-                    for future in as_completed(futures):
-                        i = futures[future]
-                        try:
-                            results[i] = future.result()
-                        except Exception as exc:
-                            record(i, exc)
-                        bar.update()
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
-    finally:
-        bar.close()
+    count = StepCounter(hook, step or f"{extractor.name} features", total=len(paths))
+    if workers == 1:
+        for i, path in enumerate(paths):
+            try:
+                results[i] = one(path)
+            except Exception as exc:
+                record(i, exc)
+            count.advance()
+    else:
+        # One BLAS/OpenMP thread per worker, as joblib does, to avoid oversubscription.
+        with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(one, path): i for i, path in enumerate(paths)}
+            try:
+                for future in as_completed(futures):
+                    i = futures[future]
+                    try:
+                        results[i] = future.result()
+                    except Exception as exc:
+                        record(i, exc)
+                    count.advance()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
 
     kept = [i for i in range(len(paths)) if i not in failures]
     rows = table.iloc[kept].reset_index(drop=True)
@@ -150,7 +143,8 @@ def extract_table(
             len(failures),
             len(paths),
             extractor.name,
-            *rows.attrs["failures"][0],
+            rows.attrs["failures"][0].source,
+            rows.attrs["failures"][0].error,
         )
     return [results[i] for i in kept], rows  # type: ignore[misc]
 
@@ -179,10 +173,11 @@ def table_features(
     features: dict,
     *,
     cache: FeatureCache | None = None,
-    progress: bool = True,
+    hook: ProgressHook | None = None,
+    step: str | None = None,
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
     transform_key: str | None = None,
-) -> tuple[np.ndarray, pd.DataFrame, list[tuple[str, str]]]:
+) -> tuple[np.ndarray, pd.DataFrame, list[Failure]]:
     """Features for every row that decodes; returns ``(X, rows kept, failures)``."""
     from emovox.features import make_extractor
 
@@ -191,14 +186,16 @@ def table_features(
         table,
         extractor,
         cache=cache,
-        progress=progress,
+        hook=hook,
+        step=step,
         on_error="skip",
         transform=transform,
         transform_key=transform_key,
     )
-    failures = [(f.path, f.message) for f in kept.attrs.get("failures", [])]
+    failures = list(kept.attrs.get("failures", []))
     if not arrays:
-        raise EmovoxError("No file could be read; nothing to evaluate.")
+        first = f" (first: {failures[0].source}: {failures[0].error})" if failures else ""
+        raise EmovoxError(f"No file could be read; nothing to train or evaluate on{first}.")
     return stack_features(arrays), kept, failures
 
 
@@ -208,12 +205,13 @@ def transformed_features(
     transforms: dict[str, Any],
     *,
     cache: FeatureCache | None = None,
-    progress: bool = True,
+    hook: ProgressHook | None = None,
 ) -> dict[str, np.ndarray]:
     """Features of every row of ``kept`` under each named transform (rows as ``kept``).
 
     A transform is a callable on a 16 kHz signal with a ``key`` naming it in the cache
-    (:mod:`emovox.audio.degrade`); a file that fails under a transform raises.
+    (:mod:`emovox.audio.degrade`); a file that fails under a transform raises. Each
+    transform is its own progress step, named after it.
     """
     matrices = {}
     for name, transform in transforms.items():
@@ -221,7 +219,8 @@ def transformed_features(
             kept,
             features,
             cache=cache,
-            progress=progress,
+            hook=hook,
+            step=f"{features.get('name', 'features')} features ({name})",
             transform=transform,
             transform_key=transform.key,
         )
@@ -231,22 +230,33 @@ def transformed_features(
     return matrices
 
 
+def check_augment(augment: str | None) -> None:
+    """Raise :class:`ParameterError` unless ``augment`` is None or a known augmentation."""
+    if augment is None:
+        return
+    from emovox.audio.degrade import AUGMENTATIONS
+
+    if augment not in AUGMENTATIONS:
+        raise ParameterError(
+            f"Unknown augmentation '{augment}'; choose from {', '.join(AUGMENTATIONS)}."
+        )
+
+
 def augmented_features(
     kept: pd.DataFrame,
     features: dict,
     augment: str | None,
     *,
     cache: FeatureCache | None = None,
-    progress: bool = True,
+    hook: ProgressHook | None = None,
 ) -> list[np.ndarray]:
     """One feature matrix per augmentation in ``AUGMENTATIONS[augment]``, rows as ``kept``."""
     if augment is None:
         return []
     from emovox.audio.degrade import AUGMENTATIONS
 
-    if augment not in AUGMENTATIONS:
-        raise EmovoxError(f"Unknown augmentation '{augment}'; choose from {list(AUGMENTATIONS)}.")
+    check_augment(augment)
     transforms = {t.key: t for t in AUGMENTATIONS[augment]}
     return list(
-        transformed_features(kept, features, transforms, cache=cache, progress=progress).values()
+        transformed_features(kept, features, transforms, cache=cache, hook=hook).values()
     )

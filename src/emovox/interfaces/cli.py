@@ -2,21 +2,29 @@
 
 Every command prints a person-readable table by default and JSON with ``--json``.
 Errors that emovox raises on purpose are printed as one message (exit code 2); a batch
-in which some files failed still prints every result and exits with code 1.
+in which some files failed still prints every result and exits with code 1. Options are
+parsed here; files, audio and models are judged by the core API, file by file.
+
+Names: ``--model`` is always a saved model folder; ``--classifier`` the kind of
+classifier ``train`` and ``evaluate`` fit; ``--sample-rate`` a rate in Hz.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from emovox.errors import EmovoxError
+from emovox.errors import EmovoxError, ParameterError
 from emovox.interfaces.options import data_dir, parse_corpus_specs, parse_features, parse_params
 
 app = typer.Typer(
@@ -25,6 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -43,13 +52,20 @@ FeaturesOpt = Annotated[
     str,
     typer.Option("--features", "-f", help="mfcc_image, stats, logmel, egemaps, whisper or JSON."),
 ]
-ModelOpt = Annotated[
-    str, typer.Option("--model", "-m", help="rf, knn, svm, logreg, mlp or seed_cnn.")
+ClassifierOpt = Annotated[
+    str,
+    typer.Option(
+        "--classifier",
+        help="rf, knn, svm, logreg, mlp, seed_cnn, layer_logreg or whisper_head.",
+    ),
 ]
 ParamOpt = Annotated[
-    list[str], typer.Option("--param", "-p", help="Model parameter key=value. Repeatable.")
+    list[str], typer.Option("--param", "-p", help="Classifier parameter key=value. Repeatable.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Write into --out even if it already holds files.")
+]
 AugmentOpt = Annotated[
     str | None,
     typer.Option(
@@ -57,6 +73,7 @@ AugmentOpt = Annotated[
         "speed-wide, noise or speed+noise."
     ),
 ]
+DeviceOpt = Annotated[str | None, typer.Option(help="Input device index or name.")]
 
 
 def _load_table(corpus: list[str], data: Path | None, policy: str):
@@ -72,17 +89,43 @@ def _cache():
     return FeatureCache()
 
 
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator:
+    """A rich progress hook on stderr (silent when not ``enabled``)."""
+    from emovox.interfaces.progress_view import RichProgress
+
+    with RichProgress(err, enabled=enabled) as hook:
+        yield hook
+
+
+@contextlib.contextmanager
+def _library_warnings() -> Iterator[None]:
+    """Collect the warnings libraries raise during long work; print each kind once after."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen: dict[str, int] = {}
+    for w in caught:
+        text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
+        seen[text] = seen.get(text, 0) + 1
+    for text, n in seen.items():
+        err.print(f"[yellow]note:[/yellow] {escape(text)}" + (f" (x{n})" if n > 1 else ""))
+
+
+# -- predict ---------------------------------------------------------------------------
 @app.command()
 def predict(
-    files: Annotated[list[Path] | None, typer.Argument(help="Audio files.")] = None,
+    files: Annotated[
+        list[str] | None, typer.Argument(help="Audio files; - reads one from standard input.")
+    ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model folder (default: bundled model).")
     ] = None,
     record: Annotated[
-        bool, typer.Option("--record", help="Record from the microphone first.")
+        bool, typer.Option("--record", help="Record from the microphone instead of files.")
     ] = False,
     duration: Annotated[float, typer.Option(help="Seconds to record with --record.")] = 3.0,
-    device: Annotated[str | None, typer.Option(help="Input device index or name.")] = None,
+    device: DeviceOpt = None,
     classes: Annotated[
         str | None,
         typer.Option(
@@ -93,17 +136,27 @@ def predict(
     as_json: JsonOpt = False,
 ) -> None:
     """Predict the emotion of recordings, printing every class probability."""
-    from emovox.recognizer import FileFailure, Recognizer
+    from emovox.recognizer import Failure, Recognizer
 
-    recognizer = Recognizer.load(model)
-    chosen = None if classes is None else [c for c in classes.split(",") if c.strip()]
-    labels = recognizer.check_classes(chosen) or recognizer.labels
-    sources: list[Path] = list(files or [])
+    sources: list[str] = list(files or [])
+    if record and sources:
+        raise ParameterError(
+            "Give audio files or --record, not both (with --record, emovox predicts what it "
+            "records)."
+        )
+    if not record and not sources:
+        raise ParameterError("Give one or more audio files (- for standard input), or --record.")
+    if sources.count("-") > 1:
+        raise ParameterError("Standard input (-) can be read once only.")
     if record:
-        sources.append(_record_to_temp(duration=duration, device=device))
-    if not sources:
-        raise EmovoxError("Give one or more audio files, or --record.")
-    results = recognizer.predict_files(sources, classes=chosen)
+        _check_recording(duration=duration, device=device)
+    recognizer = Recognizer.load(model)
+    chosen = recognizer.check_classes(classes)
+    labels = chosen or recognizer.labels
+    if record:
+        sources.append(str(_record_to_temp(duration=duration, device=device)))
+    with _progress(not as_json and len(sources) > 3) as hook:
+        results = recognizer.predict_files(sources, classes=chosen, hook=hook)
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
@@ -111,19 +164,35 @@ def predict(
         table.add_column("file", overflow="fold")
         table.add_column("emotion", style="bold")
         for label in labels:
-            table.add_column(label[:5], justify="right")
+            table.add_column(label, justify="right")
         for r in results:
-            if isinstance(r, FileFailure):
-                table.add_row(Path(r.source).name, "[red]error[/red]", *[""] * len(labels))
+            if isinstance(r, Failure):
+                table.add_row(escape(r.source or ""), "[red]error[/red]", *[""] * len(labels))
             else:
                 probs = [f"{r.probabilities[label]:.2f}" for label in labels]
-                table.add_row(Path(r.source or "").name, r.label, *probs)
+                emotion = r.label if r.speech is not False else f"{r.label} [dim](no speech)[/dim]"
+                table.add_row(escape(r.source or ""), emotion, *probs)
         out.print(table)
         for r in results:
-            if isinstance(r, FileFailure):
-                err.print(f"[red]{r.source}[/red]: {r.error}")
-    if any(isinstance(r, FileFailure) for r in results):
+            if isinstance(r, Failure):
+                err.print(
+                    f"[red]{escape(r.source or '')}[/red]: {escape(r.error)}", highlight=False
+                )
+            else:
+                for warning in r.warnings:
+                    err.print(
+                        f"[yellow]{escape(r.source or '')}[/yellow]: {escape(warning)}",
+                        highlight=False,
+                    )
+    if any(isinstance(r, Failure) for r in results):
         raise typer.Exit(1)
+
+
+def _check_recording(*, duration: float, device: str | None) -> None:
+    """Judge the duration and the microphone before anything is announced or loaded."""
+    from emovox.audio.record import check_recording
+
+    check_recording(duration=duration, device=_device(device))
 
 
 def _record_to_temp(*, duration: float, device: str | None) -> Path:
@@ -132,8 +201,11 @@ def _record_to_temp(*, duration: float, device: str | None) -> Path:
     from emovox.audio.record import record as capture
     from emovox.audio.record import save_wav
 
-    err.print(f"Recording {duration:.1f} s ... speak now.")
-    signal = capture(duration=duration, device=_device(device))
+    signal = capture(
+        duration=duration,
+        device=_device(device),
+        on_start=lambda: err.print(f"Recording {duration:.1f} s ... speak now."),
+    )
     path = Path(tempfile.mkdtemp(prefix="emovox-")) / "recording.wav"
     save_wav(path, signal)
     return path
@@ -145,19 +217,20 @@ def _device(value: str | None) -> int | str | None:
     return int(value) if value.isdigit() else value
 
 
+# -- record ----------------------------------------------------------------------------
 @app.command("record")
 def record_command(
     output: Annotated[Path | None, typer.Argument(help="WAV file to write.")] = None,
     duration: Annotated[float, typer.Option(help="Seconds to record.")] = 3.0,
-    rate: Annotated[int, typer.Option(help="Sample rate in Hz.")] = 16_000,
-    device: Annotated[str | None, typer.Option(help="Input device index or name.")] = None,
+    sample_rate: Annotated[int, typer.Option("--sample-rate", help="Sample rate in Hz.")] = 16_000,
+    device: DeviceOpt = None,
     list_devices: Annotated[
         bool, typer.Option("--list-devices", help="List input devices.")
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Record from the microphone into a WAV file (mono)."""
-    from emovox.audio.record import list_input_devices, record, save_wav
+    from emovox.audio.record import check_recording, list_input_devices, record, save_wav
 
     if list_devices:
         devices = list_input_devices()
@@ -178,16 +251,34 @@ def record_command(
         out.print(table)
         return
     if output is None:
-        raise EmovoxError("Give the WAV file to write, e.g. `emovox record me.wav`.")
-    err.print(f"Recording {duration:.1f} s at {rate} Hz ... speak now.")
-    signal = record(duration=duration, sample_rate=rate, device=_device(device))
-    save_wav(output, signal, sample_rate=rate)
+        raise ParameterError("Give the WAV file to write, e.g. `emovox record me.wav`.")
+    if output.is_dir():
+        raise ParameterError(f"'{output}' is a folder; give the WAV file to write.")
+    check_recording(duration=duration, sample_rate=sample_rate, device=_device(device))
+    signal = record(
+        duration=duration,
+        sample_rate=sample_rate,
+        device=_device(device),
+        on_start=lambda: err.print(
+            f"Recording {duration:.1f} s at {sample_rate} Hz ... speak now."
+        ),
+    )
+    save_wav(output, signal, sample_rate=sample_rate)
     if as_json:
-        print(json.dumps({"path": str(output), "seconds": signal.size / rate, "sample_rate": rate}))
+        print(
+            json.dumps(
+                {
+                    "path": str(output),
+                    "seconds": signal.size / sample_rate,
+                    "sample_rate": sample_rate,
+                }
+            )
+        )
     else:
-        out.print(f"Wrote {output} ({signal.size / rate:.2f} s).")
+        out.print(f"Wrote {output} ({signal.size / sample_rate:.2f} s).")
 
 
+# -- corpora ---------------------------------------------------------------------------
 @app.command()
 def corpora(
     corpus: CorpusOpt,
@@ -224,13 +315,17 @@ def corpora(
     out.print(view)
 
 
+# -- evaluate --------------------------------------------------------------------------
+REPORT_FILES = ("report.json", "predictions.csv", "confusion.csv", "confusion.png")
+
+
 @app.command()
 def evaluate(
     corpus: CorpusOpt,
     data: DataOpt = None,
     policy: PolicyOpt = "drop",
     features: FeaturesOpt = "stats",
-    model: ModelOpt = "svm",
+    classifier: ClassifierOpt = "svm",
     param: ParamOpt = None,  # type: ignore[assignment]
     protocol: Annotated[
         str,
@@ -244,28 +339,35 @@ def evaluate(
     output: Annotated[
         Path | None, typer.Option("--out", "-o", help="Folder for report.json, CSVs and plot.")
     ] = None,
+    force: ForceOpt = False,
     augment: AugmentOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate a feature/model pair; speaker-independent folds unless told otherwise."""
+    """Evaluate a feature/classifier pair; speaker-independent folds unless told otherwise."""
     from emovox.evaluation.experiment import evaluate as run
     from emovox.evaluation.report import write_report
+    from emovox.output import check_output_folder
 
-    table = _load_table(corpus, data, policy)
-    report = run(
-        table,
-        features=parse_features(features),
-        model=model,
-        model_params=parse_params(param or []),
-        protocol=protocol,
-        n_folds=folds,
-        seed=seed,
-        cache=_cache(),
-        progress=not as_json,
-        augment=augment,
-    )
     if output is not None:
-        write_report(report, output)
+        _say_overwritten(
+            check_output_folder(output, force=force, owned=REPORT_FILES, what="report")
+        )
+    table = _load_table(corpus, data, policy)
+    with _library_warnings(), _progress(not as_json) as hook:
+        report = run(
+            table,
+            features=parse_features(features),
+            classifier=classifier,
+            params=parse_params(param or []),
+            protocol=protocol,
+            n_folds=folds,
+            seed=seed,
+            cache=_cache(),
+            hook=hook,
+            augment=augment,
+        )
+    if output is not None:
+        _write_safely(lambda target: write_report(report, target), output, what="report")
     report.pop("predictions", None)
     if as_json:
         print(json.dumps(report, indent=2))
@@ -273,6 +375,28 @@ def evaluate(
     _print_summary(report)
     if output is not None:
         out.print(f"Report written to {output}/ (report.json, predictions.csv, confusion.png)")
+
+
+def _say_overwritten(names: list[str]) -> None:
+    if names:
+        err.print(f"--force: replacing {', '.join(names)}", highlight=False)
+
+
+def _write_safely(write, output: Path, *, what: str) -> Path:
+    """Write with ``write(folder)``; if that fails, write to a temporary folder instead and
+    say where, so that work done is never lost to an output error."""
+    import tempfile
+
+    try:
+        write(output)
+        return output
+    except OSError as exc:
+        rescue = Path(tempfile.mkdtemp(prefix=f"emovox-{what}-"))
+        write(rescue)
+        raise EmovoxError(
+            f"Could not write the {what} to '{output}' ({exc.strerror or exc}); it was saved "
+            f"to '{rescue}' instead."
+        ) from None
 
 
 def _print_summary(report: dict) -> None:
@@ -283,7 +407,7 @@ def _print_summary(report: dict) -> None:
         f"{report['n_speakers']} speakers, classes: {', '.join(report['classes'])}"
     )
     view = Table()
-    for column in ("metric", "mean", "std", "min", "max"):
+    for column in ("metric", "mean", "std (ddof=1)", "min", "max"):
         view.add_column(column, justify="right")
     for key, name in (("uar", "UAR"), ("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
         view.add_row(name, *[f"{s[key][k]:.3f}" for k in ("mean", "std", "min", "max")])
@@ -292,6 +416,7 @@ def _print_summary(report: dict) -> None:
         err.print(f"[yellow]{len(report['failures'])} files could not be read (see report).")
 
 
+# -- train -----------------------------------------------------------------------------
 @app.command()
 def train(
     corpus: CorpusOpt,
@@ -299,33 +424,42 @@ def train(
     data: DataOpt = None,
     policy: PolicyOpt = "drop",
     features: FeaturesOpt = "stats",
-    model: ModelOpt = "svm",
+    classifier: ClassifierOpt = "svm",
     param: ParamOpt = None,  # type: ignore[assignment]
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: ForceOpt = False,
     augment: AugmentOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train on whole corpora and save a self-describing model folder (no pickle)."""
+    from emovox.model_folder import OWNED
+    from emovox.output import check_output_folder
     from emovox.recognizer import Recognizer
 
+    _say_overwritten(check_output_folder(output, force=force, owned=OWNED, what="model"))
     table = _load_table(corpus, data, policy)
-    recognizer = Recognizer.train(
-        table,
-        features=parse_features(features),
-        model=model,
-        model_params=parse_params(param or []),
-        seed=seed,
-        cache=_cache(),
-        progress=not as_json,
-        augment=augment,
-    )
+    with _library_warnings(), _progress(not as_json) as hook:
+        recognizer = Recognizer.train(
+            table,
+            features=parse_features(features),
+            classifier=classifier,
+            params=parse_params(param or []),
+            seed=seed,
+            cache=_cache(),
+            hook=hook,
+            augment=augment,
+        )
     recognizer.metadata.setdefault("training", {})["label_policy"] = policy
-    recognizer.save(output)
+    saved = _write_safely(
+        lambda target: recognizer.save(target, force=force),
+        output,
+        what="model",
+    )
     training = recognizer.metadata["training"]
     if as_json:
-        print(json.dumps({"model": str(output), "labels": recognizer.labels, **training}, indent=2))
+        print(json.dumps({"model": str(saved), "labels": recognizer.labels, **training}, indent=2))
     else:
-        out.print(f"Saved {output}: {training['n_files']} files, classes {recognizer.labels}.")
+        out.print(f"Saved {saved}: {training['n_files']} files, classes {recognizer.labels}.")
 
 
 def main() -> None:
@@ -333,7 +467,7 @@ def main() -> None:
     try:
         app()
     except EmovoxError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")

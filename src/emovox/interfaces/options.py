@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from emovox.errors import EmovoxError
+from emovox.errors import ParameterError
 
 FEATURE_PRESETS: dict[str, dict] = {
     "mfcc_image": {"name": "mfcc_image"},
@@ -30,7 +30,7 @@ def parse_corpus_specs(specs: list[str], *, data: Path) -> list[tuple[str, Path]
     The shared copy names TurEV-DB's folder ``turev_db``; ``turev`` finds it too.
     """
     if not specs:
-        raise EmovoxError("Name at least one corpus, e.g. --corpus ravdess=/path/to/ravdess.")
+        raise ParameterError("Name at least one corpus, e.g. --corpus ravdess=/path/to/ravdess.")
     parsed = []
     for spec in specs:
         name, _, path = spec.partition("=")
@@ -41,7 +41,7 @@ def parse_corpus_specs(specs: list[str], *, data: Path) -> list[tuple[str, Path]
         candidates = [data / name, data / f"{name}_db"]
         found = next((c for c in candidates if c.exists()), None)
         if found is None:
-            raise EmovoxError(
+            raise ParameterError(
                 f"Corpus '{name}' not found under '{data}'. Give its folder: --corpus {name}=PATH."
             )
         parsed.append((name, found))
@@ -55,12 +55,12 @@ def parse_features(value: str) -> dict:
         try:
             config = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise EmovoxError(f"--features is not valid JSON: {exc}.") from None
+            raise ParameterError(f"--features is not valid JSON: {exc}.") from None
         if "name" not in config:
-            raise EmovoxError('--features JSON needs a "name" key.')
+            raise ParameterError('--features JSON needs a "name" key.')
         return config
     if value not in FEATURE_PRESETS:
-        raise EmovoxError(
+        raise ParameterError(
             f"Unknown features '{value}'; choose one of {', '.join(FEATURE_PRESETS)} or give JSON."
         )
     return dict(FEATURE_PRESETS[value])
@@ -72,7 +72,7 @@ def parse_params(items: list[str]) -> dict:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise EmovoxError(f"Model parameter '{item}' is not of the form key=value.")
+            raise ParameterError(f"Model parameter '{item}' is not of the form key=value.")
         try:
             params[key] = json.loads(raw)
         except json.JSONDecodeError:

@@ -27,7 +27,7 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
-from emovox.errors import ModelError
+from emovox.errors import ParameterError
 from emovox.models.classic import (
     TimePooling,
     make_knn,
@@ -57,11 +57,11 @@ MODELS: dict[str, Callable[..., Any]] = {
 def make_model(name: str, *, seed: int = 0, **params: Any) -> Any:
     """A new, unfitted model ``name`` from :data:`MODELS` with ``params``."""
     if name not in MODELS:
-        raise ModelError(f"Unknown model '{name}'; choose one of {', '.join(MODELS)}.")
+        raise ParameterError(f"Unknown classifier '{name}'; choose one of {', '.join(MODELS)}.")
     try:
         return MODELS[name](seed=seed, **params)
     except TypeError as exc:
-        raise ModelError(f"Bad parameters for model '{name}': {exc}") from None
+        raise ParameterError(f"Bad parameters for classifier '{name}': {exc}") from None
 
 
 def fit_model(model: Any, X: Any, y: Any, *, groups: Any = None) -> Any:
@@ -72,7 +72,7 @@ def fit_model(model: Any, X: Any, y: Any, *, groups: Any = None) -> Any:
     (the ``svm``'s calibration) gets speaker-grouped folds instead of random ones.
     """
     if groups is not None and len(groups) != len(y):
-        raise ModelError(f"groups has {len(groups)} entries but there are {len(y)} labels.")
+        raise ParameterError(f"groups has {len(groups)} entries but there are {len(y)} labels.")
     if groups is not None and "groups" in inspect.signature(model.fit).parameters:
         return model.fit(X, y, groups=groups)
     if groups is not None and isinstance(model, Pipeline) and _has_cv(model.steps[-1][1]):

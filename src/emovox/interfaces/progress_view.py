@@ -1,0 +1,66 @@
+"""The CLI's progress display: a :mod:`emovox.progress` hook drawn with rich on stderr."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class RichProgress:
+    """A progress hook: one line per step (a bar when the total is known, else a spinner).
+
+    Use as a context manager; ``enabled=False`` makes it a silent hook (``--json`` runs).
+    """
+
+    def __init__(self, console: Console, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+            disable=not enabled,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def __call__(
+        self,
+        step: str,
+        artifact: Any = None,
+        *,
+        total: int | None = None,
+        completed: int | None = None,
+    ) -> None:
+        task = self._tasks.get(step)
+        if task is None:
+            task = self._progress.add_task(step, total=total)
+            self._tasks[step] = task
+        self._progress.update(task, total=total, completed=completed or 0)
