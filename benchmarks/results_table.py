@@ -37,10 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-from emovox.audio.degrade import ROBUSTNESS_CONDITIONS
+from emovox.audio.degrade import ROBUSTNESS_CONDITIONS, conditions_seen_in_training
 from emovox.corpora import load_corpora, load_corpus
 from emovox.evaluation.experiment import evaluate_and_write
 from emovox.evaluation.markdown import pct, replace_section
+from emovox.evaluation.metrics import STD_DDOF
 from emovox.features import FeatureCache
 
 CORPORA = {"ravdess": "ravdess", "tess": "tess", "emodb": "emodb", "turev": "turev_db"}
@@ -96,9 +97,11 @@ class Runner:
         saved = self.args.out / key / "report.json"
         if self.args.reuse and saved.is_file():
             report = json.loads(saved.read_text())
-            print(f"{key}: reused {saved}", flush=True)
-            self.done[key] = report
-            return report
+            if sample_std(report):
+                print(f"{key}: reused {saved}", flush=True)
+                self.done[key] = report
+                return report
+            print(f"{key}: {saved} has population std (ddof=0); running again", flush=True)
         report = evaluate_and_write(
             self.args.out / key,
             table,
@@ -117,6 +120,13 @@ class Runner:
         )
         self.done[key] = report
         return report
+
+
+def sample_std(report: dict) -> bool:
+    """Whether every summary in ``report`` gives the sample std over folds (ddof=1); reports
+    written before emovox recorded ``std_ddof`` used the population std (ddof=0)."""
+    summaries = [report["summary"]] + [c["summary"] for c in report["conditions"].values()]
+    return all(s[k].get("std_ddof") == STD_DDOF for s in summaries for k in s)
 
 
 def row(label: str, report: dict, *, ece: bool = False) -> str:
@@ -141,9 +151,10 @@ def section_corpora(r: Runner) -> str:
         "",
         "Seven-emotion set (RAVDESS calm, EmoDB boredom, TESS pleasant surprise dropped); "
         f"{r.args.folds} folds by speaker, or leave-one-speaker-out where a corpus has fewer "
-        "speakers (TESS: 2, so each fold trains on one speaker). Mean ± standard deviation "
-        "over folds, in %. LR = class-balanced logistic regression (C = 0.1) on the mean and "
-        "standard deviation over time of the chosen layers' hidden states.",
+        "speakers (TESS: 2, so each fold trains on one speaker). Mean ± sample standard "
+        "deviation over folds (ddof=1), in %. LR = class-balanced logistic regression "
+        "(C = 0.1) on the mean and standard deviation over time of the chosen layers' "
+        "hidden states.",
         "",
     ]
     for name in r.args.corpora:
@@ -324,7 +335,8 @@ def section_robust(r: Runner) -> str:
         "",
         "The emovox head trained on the training actors' audio (augmented with speed and "
         "light white noise), then the same fitted models tested on degraded copies of the "
-        "test actors' audio: white noise at a given SNR (other noise than in training), "
+        "test actors' audio: white noise at a given SNR (drawn with other seeds than the "
+        "training noise), "
         "pink noise (a spectrum the training never saw), telephone band (300-3400 Hz at "
         "8 kHz), synthetic room reverberation (RT60 0.5 s, direct-to-reverberant ratio "
         "0 dB: a talker a metre or two away), and a round trip through 44.1 / 48 kHz (as a "
@@ -334,10 +346,19 @@ def section_robust(r: Runner) -> str:
         "|---|---|---|---|",
     ]
     clean = head_on_ravdess(r, "drop")
+    seen = conditions_seen_in_training(AUGMENT)
     lines.append(row("clean", clean))
     for label, condition in clean["conditions"].items():
-        lines.append(row(label, condition))
+        lines.append(row(label + (" †" if label in seen else ""), condition))
+    if seen:
+        lines += ["", SEEN_NOTE]
     return "\n".join(lines)
+
+
+SEEN_NOTE = (
+    "† The training augmentation applies this degradation too (the same kind and level, "
+    "another random draw): a matched condition, not an unseen one."
+)
 
 
 AUGMENT_VARIANTS = (None, "speed", "speed+noise", "speed+light-noise")
@@ -354,7 +375,8 @@ def section_augment(r: Runner) -> str:
         "15 dB SNR; light-noise = white noise at 20 and 30 dB), tested on the test actors' "
         "clean audio and on degraded copies (test noise is drawn with other seeds than "
         "training noise; pink noise is a spectrum no augmentation uses). Each cell: UAR % "
-        "(accuracy %), mean over 5 folds.",
+        f"(accuracy %), mean over {r.args.folds} folds; † marks a test condition that the "
+        "row's augmentation also applies in training (another random draw).",
         "",
         "| augmentation | clean | " + " | ".join(conditions) + " |",
         "|---|---|" + "---|" * len(conditions),
@@ -367,9 +389,14 @@ def section_augment(r: Runner) -> str:
             augment=augment,
             test_conditions=conditions,
         )
-        summaries = [report["summary"]] + [report["conditions"][c]["summary"] for c in conditions]
+        seen = conditions_seen_in_training(augment)
+        summaries = [("clean", report["summary"])] + [
+            (c, report["conditions"][c]["summary"]) for c in conditions
+        ]
         cells = [augment or "none"] + [
-            f"{pct(s, 'uar', spread=False)} ({pct(s, 'accuracy', spread=False)})" for s in summaries
+            f"{pct(s, 'uar', spread=False)} ({pct(s, 'accuracy', spread=False)})"
+            + (" †" if c in seen else "")
+            for c, s in summaries
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

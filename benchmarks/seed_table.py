@@ -136,8 +136,8 @@ def render(results: dict, timing: dict, args) -> str:
         f"Protocol: **{any_report['protocol']}**, {any_report['n_folds']} folds by speaker "
         f"({any_report['n_speakers']} speakers, none in both train and test); corpora: {corpora}; "
         f"classes: {', '.join(any_report['classes'])} (RAVDESS calm dropped). Features: the "
-        "seed's 39 x 216 MFCC image (2.5 s from 0.5 s, 44.1 kHz). Mean ± standard deviation "
-        "over folds.",
+        "seed's 39 x 216 MFCC image (2.5 s from 0.5 s, 44.1 kHz). Mean ± sample standard "
+        "deviation over folds (ddof=1).",
         "",
         "| model | accuracy % | UAR % | macro-F1 % | seed's claim (accuracy %, random split) |",
         "|---|---|---|---|---|",

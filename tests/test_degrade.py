@@ -12,7 +12,10 @@ from emovox.audio.degrade import (
     AddNoise,
     Resampled,
     Reverb,
+    SpeedPerturb,
     Telephone,
+    conditions_seen_in_training,
+    same_but_seed,
 )
 from emovox.errors import EmovoxError
 
@@ -51,10 +54,31 @@ def test_augmentations_name_known_transforms():
         "noise20dB-seed3",
         "noise30dB-seed2",
     ]
-    test_keys = {c.key for c in ROBUSTNESS_CONDITIONS.values()}
-    assert not test_keys & {t.key for ts in AUGMENTATIONS.values() for t in ts}, (
-        "no robustness test condition is also a training augmentation"
-    )
+
+
+def test_test_conditions_seen_in_training_are_named_and_drawn_afresh():
+    """A test condition may share a training augmentation's distribution (white noise at
+    20 dB), but then it is named as such, and its noise is another draw, not a copy."""
+    assert same_but_seed(AddNoise(20), AddNoise(20, seed=3))
+    assert not same_but_seed(AddNoise(20), AddNoise(20, color="pink"))
+    assert not same_but_seed(AddNoise(20), AddNoise(30, seed=0))
+    assert not same_but_seed(SpeedPerturb(0.9), Resampled(16_000))
+    assert conditions_seen_in_training("speed+light-noise") == ["noise 20 dB SNR"]
+    for augment in (None, "speed", "noise", "speed+noise", "speed-wide"):
+        assert conditions_seen_in_training(augment) == [], augment
+    with pytest.raises(EmovoxError, match="Unknown augmentation"):
+        conditions_seen_in_training("everything")
+    # No condition is the same draw as any augmentation: keys differ, and where two noises
+    # share SNR and colour, the noise added to the same signal is uncorrelated.
+    clean = make_tone(duration=2.0)
+    augmentations = [t for ts in AUGMENTATIONS.values() for t in ts]
+    for name, condition in ROBUSTNESS_CONDITIONS.items():
+        for t in augmentations:
+            assert condition.key != t.key, name
+            if same_but_seed(condition, t):
+                a, b = condition(clean) - clean, t(clean) - clean
+                assert abs(np.corrcoef(a, b)[0, 1]) < 0.05, (name, t.key)
+    assert abs(np.corrcoef(AddNoise(20)(clean), AddNoise(20, seed=0)(clean))[0, 1]) == 1.0
 
 
 def test_telephone_removes_energy_above_3400_hz():
@@ -68,16 +92,38 @@ def test_telephone_removes_energy_above_3400_hz():
     assert spectrum[6000] < 0.01 * spectrum[1000]
 
 
-def test_resampling_round_trip_keeps_length_and_content():
+def test_resampling_round_trip_keeps_length_and_band_limits_to_the_rate():
     clean = make_tone(duration=1.0)
     out = Resampled(44_100)(clean)
     assert out.shape == clean.shape
     assert np.corrcoef(out, clean)[0, 1] > 0.99
+    t = np.arange(16_000) / 16_000
+    two_tones = (0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 6000 * t)).astype(
+        np.float32
+    )
+    for rate, keeps_6k in ((8_000, False), (44_100, True)):
+        out = Resampled(rate)(two_tones)
+        spectrum = np.abs(np.fft.rfft(out))  # 1 Hz per bin
+        assert out.shape == two_tones.shape and out.dtype == np.float32
+        assert spectrum[1000] > 0.9 * np.abs(np.fft.rfft(two_tones))[1000]
+        assert bool(spectrum[6000] > 0.5 * spectrum[1000]) == keeps_6k, rate
     assert {AddNoise(5).key, Telephone().key, Resampled(48_000).key} == {
         "noise5dB-seed0",
         "telephone300-3400",
         "resampled48000",
     }
+
+
+def test_speed_perturbation_changes_tempo_and_pitch_together():
+    t = np.arange(16_000) / 16_000
+    tone = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    for factor in (0.9, 1.1):
+        out = SpeedPerturb(factor)(tone)
+        assert out.size == pytest.approx(tone.size / factor, abs=2)
+        freqs = np.fft.rfftfreq(out.size, 1 / 16_000)
+        peak = freqs[np.argmax(np.abs(np.fft.rfft(out * np.hanning(out.size))))]
+        assert peak == pytest.approx(1000 * factor, abs=3)
+    assert [SpeedPerturb(0.9).key, SpeedPerturb(1.1).key] == ["speed0.9", "speed1.1"]
 
 
 def test_trim_silence_cuts_quiet_edges_but_never_empties():

@@ -303,6 +303,64 @@ def test_damaged_onnx_cache_is_rebuilt(onnx_cache: Path, capfd) -> None:
         aside.rename(path)
 
 
+def test_a_build_that_cannot_write_fails_in_one_sentence_without_announcing_it(
+    onnx_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd
+) -> None:
+    """The build message used to be printed before the folder was tried, on every run."""
+    from emovox.features.whisper import onnx_encoder
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    target = blocker / "whisper" / "onnx" / "encoder.onnx"
+    monkeypatch.setattr(onnx_encoder, "cache_path", lambda files, variant: target)
+    onnx_encoder.clear_cache()
+    capfd.readouterr()
+    with pytest.raises(ModelError, match="Cannot build the fast ONNX encoder") as info:
+        onnx_encoder.load_onnx_encoder(quantize="none")
+    message = str(info.value)
+    assert "\n" not in message and "Not a directory" in message and "EMOVOX_CACHE" in message
+    assert onnx_encoder.BUILD_MESSAGE not in capfd.readouterr().err
+
+
+def test_threads_share_one_onnx_session(
+    onnx_cache: Path, speechlike, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from emovox.features import make_extractor
+    from emovox.features.whisper import onnx_encoder
+    from emovox.features.whisper.onnx_encoder import OnnxWhisperEmbedding
+
+    opened = []
+
+    class Counting(onnx_encoder.OnnxWhisperEncoder):
+        def __init__(self, *args, **kwargs) -> None:
+            opened.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(onnx_encoder, "OnnxWhisperEncoder", Counting)
+    onnx_encoder.clear_cache()
+    reference = make_extractor(WHISPER_FAST)
+    rng = np.random.default_rng(5)
+    signals = [speechlike + 0.01 * rng.standard_normal(speechlike.size) for _ in range(6)]
+    signals = [signal.astype(np.float32) for signal in signals]
+    start = threading.Barrier(len(signals), timeout=30)
+
+    def run(signal: np.ndarray) -> tuple[object, np.ndarray]:
+        start.wait()
+        fast = OnnxWhisperEmbedding(reference)
+        return fast.encoder, fast(signal)
+
+    with ThreadPoolExecutor(len(signals)) as pool:
+        results = list(pool.map(run, signals))
+    assert len(opened) == 1
+    assert all(encoder is results[0][0] for encoder, _ in results)
+    alone = OnnxWhisperEmbedding(reference)
+    for (_, got), signal in zip(results, signals, strict=True):
+        np.testing.assert_allclose(got, alone(signal), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.slow
 def test_onnx_int8_tracks_the_torch_int8_reference(onnx_cache: Path, speechlike) -> None:
     from emovox.features import make_extractor
@@ -338,7 +396,7 @@ def tone_model(onnx_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
         table,
         features=WHISPER_FAST,
         classifier="layer_logreg",
-        model_params={"layers": [1, 2, 3, 4, 5, 6]},
+        params={"layers": [1, 2, 3, 4, 5, 6]},
     )
     return recognizer.save(tmp_path_factory.mktemp("model") / "tones")
 
@@ -420,6 +478,62 @@ def test_fresh_process_predicts_without_torch_or_sklearn(tone_model: Path, tmp_p
     assert fast and label in {"anger", "sad", "neutral"} and heavy == [], heavy
 
 
+def test_read_only_home_builds_into_a_temp_folder_and_later_runs_are_quiet(
+    tone_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd
+) -> None:
+    """$HOME cannot be written (below a file: root cannot either) and no cache variable is
+    set: the encoder is built once into the per-user temporary folder, and a later process
+    takes the fast path with one warning line on stderr: no "(once)", no escape codes."""
+    import tempfile
+
+    import emovox
+    from emovox import cache_root
+    from emovox.features.whisper import onnx_encoder
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("HOME points below this file")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"EMOVOX_CACHE", "XDG_CACHE_HOME", onnx_encoder.TELEMETRY_ENV}
+    }
+    env |= {"HOME": str(blocker / "home"), "TMPDIR": str(temp)}
+    env["PYTHONPATH"] = str(Path(emovox.__file__).parents[1])  # the emovox under test
+    for key in ("EMOVOX_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOME", env["HOME"])
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    cache_root.forget()
+    onnx_encoder.clear_cache()
+    capfd.readouterr()
+    built = onnx_encoder.load_onnx_encoder(quantize="none")  # the model's fp32 encoder
+    fallback = temp / f"emovox-cache-{os.getuid()}"
+    assert built.path.parent == fallback / "whisper" / "onnx"
+    assert onnx_encoder.BUILD_MESSAGE in capfd.readouterr().err
+    onnx_encoder.clear_cache()
+    wav = write_tone(tmp_path / "clip.wav", freq=250.0, duration=1.0)
+    script = (
+        "import json\n"
+        "from emovox.audio import load_audio\n"
+        "from emovox.recognizer import Recognizer\n"
+        f"r = Recognizer.load({str(tone_model)!r})\n"
+        f"p = r.model.predict_proba(r.extractor(load_audio({str(wav)!r}))[None])\n"
+        "print(json.dumps([r.fast, float(p.sum())]))\n"
+    )
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        fast, total = json.loads(done.stdout.strip().splitlines()[-1])
+        assert fast and total == pytest.approx(1.0)
+        (line,) = done.stderr.strip().splitlines()  # one warning line, nothing else
+        assert "\x1b" not in line and onnx_encoder.BUILD_MESSAGE not in line
+        assert str(fallback) in line and "EMOVOX_CACHE" in line
+
+
 # ---------------------------------------------------------------- real speech
 
 
@@ -450,7 +564,7 @@ def test_fast_path_agrees_with_reference_on_ravdess(corpus_root, tmp_path: Path)
         table[actor.isin(train_actors)],
         features={"name": "whisper", "layers": "all"},
         classifier="layer_logreg",
-        model_params={"layers": [1, 2, 3, 4, 5, 6]},
+        params={"layers": [1, 2, 3, 4, 5, 6]},
         cache=FeatureCache(USER_FEATURE_CACHE),
     )
     folder = recognizer.save(tmp_path / "model")

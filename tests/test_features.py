@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from pathlib import Path
 
 import librosa
 import numpy as np
@@ -348,11 +347,16 @@ def test_cache_transform_needs_a_key(tmp_path):
 
 
 def test_default_cache_dir_follows_the_environment(tmp_path, monkeypatch):
+    """features/ under emovox's cache root (tests/test_cache_root.py covers the root)."""
     monkeypatch.setenv("EMOVOX_CACHE", str(tmp_path / "here"))
-    assert default_cache_dir() == tmp_path / "here"
-    assert FeatureCache().root == tmp_path / "here"
+    assert default_cache_dir() == tmp_path / "here" / "features"
+    assert FeatureCache().root == tmp_path / "here" / "features"
     monkeypatch.delenv("EMOVOX_CACHE")
-    assert default_cache_dir() == Path.home() / ".cache" / "emovox" / "features"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "emovox" / "features"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "emovox" / "features"
 
 
 # ---------------------------------------------------------------- extract_table

@@ -166,12 +166,34 @@ class NoGroups(ClassifierMixin, BaseEstimator):
         return self
 
 
+class RecordsCV(ClassifierMixin, BaseEstimator):
+    """A last pipeline step with an integer ``cv``, as the svm's calibration has."""
+
+    def __init__(self, cv=5):
+        self.cv = cv
+
+    def fit(self, X, y):
+        self.cv_seen_ = self.cv
+        self.classes_ = np.unique(y)
+        return self
+
+
 def test_fit_model_passes_groups_only_where_fit_takes_them():
     X, y, groups = separable_vectors()
     assert fit_model(RecordsGroups(), X, y, groups=groups).groups_ is groups
     assert list(fit_model(NoGroups(), X, y, groups=groups).classes_) == list(CLASSES)
     svm = fit_model(make_model("svm"), X, y, groups=groups)
     assert svm[-1].cv == 5  # the grouped folds were used for fitting only
+    # The cross-validating step was fitted with speaker-grouped folds, not its integer cv:
+    # every training row's speaker is absent from that fold's validation rows.
+    pipe = fit_model(Pipeline([("clf", RecordsCV(cv=4))]), X, y, groups=groups)
+    folds = pipe[-1].cv_seen_
+    assert pipe[-1].cv == 4 and not isinstance(folds, int) and len(folds) == 4
+    assert sorted(np.concatenate([test for _, test in folds])) == list(range(len(y)))
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+    # Without speakers, the integer cv is left to the estimator.
+    assert fit_model(Pipeline([("clf", RecordsCV(cv=4))]), X, y)[-1].cv_seen_ == 4
 
 
 # -- validation split -----------------------------------------------------------------

@@ -121,16 +121,55 @@ def test_cli_reports_missing_model_without_traceback(tmp_path, monkeypatch, caps
     assert code == 2 and "not an emovox model folder" in err and "Traceback" not in err
 
 
-def test_cli_record_without_microphone_says_so(tmp_path, monkeypatch, capsys):
+def test_cli_record_without_microphone_says_so_before_announcing(tmp_path, monkeypatch, capsys):
     from emovox.audio import record as record_module
     from emovox.errors import DeviceError
 
-    def no_microphone(**_):
+    def no_microphone(*_, **__):
         raise DeviceError("No microphone (input device) found.")
 
-    monkeypatch.setattr(record_module, "record", no_microphone)
-    code, _, err = run_cli(monkeypatch, capsys, "record", str(tmp_path / "me.wav"))
-    assert code == 2 and "No microphone" in err
+    monkeypatch.setattr(record_module, "ensure_input_device", no_microphone)
+    for args in (("record", str(tmp_path / "me.wav")), ("predict", "--record")):
+        code, _, err = run_cli(monkeypatch, capsys, *args)
+        assert code == 2 and "No microphone" in err
+        assert "Recording" not in err, "nothing is announced before the microphone is found"
+
+
+@pytest.mark.parametrize("duration", ["0", "-1", "nan", "inf"])
+def test_cli_rejects_a_bad_duration_before_announcing(duration, tmp_path, monkeypatch, capsys):
+    from emovox.audio import record as record_module
+
+    monkeypatch.setattr(record_module, "ensure_input_device", lambda *a, **k: pytest.fail())
+    for command in (("record", str(tmp_path / "me.wav")), ("predict", "--record")):
+        code, _, err = run_cli(monkeypatch, capsys, *command, "--duration", duration)
+        assert code == 2 and "Recording" not in err and "Traceback" not in err
+        assert "duration" in err
+
+
+def test_cli_predict_record_announces_once_the_stream_is_open(
+    trained: Path, monkeypatch, capsys
+):
+    from emovox.audio import record as record_module
+    from emovox.audio.record import InputDevice
+
+    events = []
+    mic = InputDevice(index=3, name="Test mic", max_input_channels=1,
+                      default_samplerate=16_000.0, is_default=True)  # fmt: skip
+    monkeypatch.setattr(record_module, "ensure_input_device", lambda *a, **k: mic)
+
+    def fake_record(*, duration, device, on_start=None, **_):
+        events.append(("open", device))
+        on_start()
+        return make_tone(freq=600.0, duration=duration)
+
+    monkeypatch.setattr(record_module, "record", fake_record)
+    code, out, err = run_cli(
+        monkeypatch, capsys, "predict", "--record", "--duration", "1.5",
+        "--model", str(trained), "--json",
+    )  # fmt: skip
+    assert code == 0 and events == [("open", 3)]
+    assert "Recording 1.5 s from 'Test mic'" in err
+    assert json.loads(out)[0]["label"] == "anger"
 
 
 def test_cli_evaluate_is_speaker_independent_and_writes_report(

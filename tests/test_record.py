@@ -22,12 +22,15 @@ from emovox.audio import record as record_mod
 from emovox.audio.record import (
     MAX_RECORD_SECONDS,
     InputDevice,
+    check_options,
+    ensure_input_device,
     list_input_devices,
+    portaudio_advice,
     record,
     resolve_device,
     save_wav,
 )
-from emovox.errors import AudioError, DeviceError
+from emovox.errors import AudioError, DeviceError, ParameterError
 
 # --- a fake stream -----------------------------------------------------------------------
 
@@ -165,10 +168,52 @@ def test_overflow_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     ],
 )
 def test_bad_options_raise_before_opening_a_stream(kwargs: dict, message: str) -> None:
-    make = factory()
-    with pytest.raises(AudioError, match=message):
-        record(**kwargs, stream_factory=make)
-    assert make.streams == []
+    make, started = factory(), []
+    with pytest.raises(ParameterError, match=message) as info:
+        record(**kwargs, stream_factory=make, on_start=lambda: started.append(1))
+    assert isinstance(info.value, ValueError)
+    assert make.streams == [] and started == []
+    with pytest.raises(ParameterError, match=message):
+        check_options(**kwargs)
+
+
+def test_check_options_counts_the_frames() -> None:
+    assert check_options(duration=0.5) == 8000
+    assert check_options(duration=2, sample_rate=np.int64(44100), channels=2) == 88200
+    assert check_options(duration=np.float32(0.25), sample_rate=8000) == 2000
+    assert check_options(duration=MAX_RECORD_SECONDS) == MAX_RECORD_SECONDS * 16000
+
+
+@pytest.mark.parametrize("duration", [0, -1.0, float("nan"), float("inf")])
+def test_bad_duration_is_refused_before_the_device_is_looked_at(
+    monkeypatch: pytest.MonkeyPatch, duration: float
+) -> None:
+    """`emovox record --duration 0` on a machine without sounddevice: the option is wrong."""
+    monkeypatch.setitem(sys.modules, "sounddevice", None)
+    with pytest.raises(ParameterError, match="positive number of seconds"):
+        record(duration=duration)
+
+
+def test_on_start_runs_once_the_stream_is_open_and_before_reading() -> None:
+    make, seen = factory(), []
+
+    def on_start() -> None:
+        (stream,) = make.streams
+        seen.append((stream.entered, list(stream.requests)))
+
+    record(duration=0.3, stream_factory=make, on_start=on_start)
+    assert seen == [(True, [])]  # opened and started, nothing read yet
+    assert sum(make.streams[0].requests) == 4800
+
+
+def test_on_start_is_not_called_when_the_stream_fails() -> None:
+    def broken(**kwargs):
+        raise DeviceError("the stream could not be opened")
+
+    started = []
+    with pytest.raises(DeviceError):
+        record(duration=1.0, stream_factory=broken, on_start=lambda: started.append(1))
+    assert started == []
 
 
 # --- a fake sounddevice module -----------------------------------------------------------
@@ -254,9 +299,24 @@ def test_list_input_devices_keeps_inputs_and_marks_the_default(with_sd) -> None:
 def test_no_input_device_raises_no_microphone(with_sd) -> None:
     with_sd([device("HDMI 0", 0, 8)], default=None)
     assert list_input_devices() == []
-    with pytest.raises(DeviceError, match=r"No microphone \(input device\) found") as info:
-        record(duration=1.0)
-    assert "emovox record --list-devices" in str(info.value)
+    started = []
+    for call in (
+        ensure_input_device,
+        lambda: record(duration=1.0, on_start=lambda: started.append(1)),
+    ):
+        with pytest.raises(DeviceError, match=r"No microphone \(input device\) found") as info:
+            call()
+        assert "emovox record --list-devices" in str(info.value)
+    assert started == []
+
+
+def test_ensure_input_device_finds_what_record_would_use(with_sd) -> None:
+    sd = with_sd(TABLE, default=4)
+    assert ensure_input_device().index == 4
+    assert ensure_input_device("usb").name == "USB Audio Mic (hw:1,0)"
+    with pytest.raises(DeviceError, match="at most 1 channel"):
+        ensure_input_device(2, channels=2)
+    assert sd.opened == []  # checking opens no stream
 
 
 def test_inputs_without_a_default_ask_for_a_name(with_sd) -> None:
@@ -319,9 +379,18 @@ def test_unsupported_rate_records_at_the_device_rate_and_resamples(with_sd) -> N
 
 def test_failure_to_open_is_a_device_error(with_sd) -> None:
     with_sd(TABLE, default=4, open_fails=True)
+    started = []
     with pytest.raises(DeviceError, match="Device unavailable") as info:
-        record(duration=1.0)
+        record(duration=1.0, on_start=lambda: started.append(1))
     assert "--list-devices" in str(info.value)
+    assert started == []
+
+
+def test_real_path_calls_on_start_once_after_opening(with_sd) -> None:
+    sd = with_sd(TABLE, default=4)
+    seen = []
+    record(duration=0.2, on_start=lambda: seen.append(len(sd.opened)))
+    assert seen == [1]
 
 
 def test_resolve_device_rejects_odd_types() -> None:
@@ -338,16 +407,27 @@ def test_missing_portaudio_explains_what_to_install(monkeypatch: pytest.MonkeyPa
         raise OSError("PortAudio library not found")
 
     monkeypatch.setattr(record_mod, "importlib", types.SimpleNamespace(import_module=no_portaudio))
-    for call in (list_input_devices, lambda: record(duration=1.0)):
+    monkeypatch.setattr(record_mod.sys, "platform", "linux")
+    for call in (list_input_devices, ensure_input_device, lambda: record(duration=1.0)):
         with pytest.raises(DeviceError, match="libportaudio2") as info:
             call()
-        assert "PortAudio library not found" in str(info.value)
+        message = str(info.value)
+        assert "PortAudio library not found" in message
+        assert "pip install" not in message  # sounddevice is there; pip cannot add PortAudio
+
+
+def test_portaudio_advice_names_the_platform_package() -> None:
+    assert "apt-get install libportaudio2" in portaudio_advice("linux")
+    assert "brew install portaudio" in portaudio_advice("darwin")
+    assert "sounddevice" in portaudio_advice("win32")
 
 
 def test_missing_sounddevice_explains_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sounddevice", None)
-    with pytest.raises(DeviceError, match=r"pip install 'emovox\[record\]'"):
-        record(duration=1.0)
+    for call in (ensure_input_device, lambda: record(duration=1.0)):
+        with pytest.raises(DeviceError, match=r"pip install 'emovox\[record\]'") as info:
+            call()
+        assert "PortAudio" not in str(info.value)
 
 
 def test_injected_stream_needs_no_sounddevice(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -519,11 +599,13 @@ def pulse_server():
 
 RECORDER = """
 import sys
-from emovox.audio.record import list_input_devices, record, save_wav
+from emovox.audio.record import ensure_input_device, list_input_devices, record, save_wav
 names = [d.name for d in list_input_devices()]
 print("input devices:", names, flush=True)
 device = "pulse" if "pulse" in names else None
-save_wav(sys.argv[1], record(duration=1.0, device=device))
+print("checked:", ensure_input_device(device).name, flush=True)
+signal = record(duration=1.0, device=device, on_start=lambda: print("started", flush=True))
+save_wav(sys.argv[1], signal)
 """
 
 
@@ -559,6 +641,7 @@ def test_records_a_tone_through_a_virtual_microphone(pulse_server, tmp_path: Pat
     player_says = player_err.decode(errors="replace")
     diagnosis = f"recorder: {done.stdout}{done.stderr}\npaplay: {player_says}"
     assert done.returncode == 0, diagnosis
+    assert done.stdout.count("started") == 1, diagnosis
     signal = load_audio(take)
     assert signal.shape == (16000,)
     spectrum = np.abs(np.fft.rfft(signal * np.hanning(signal.size)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -364,3 +366,55 @@ def test_int8_default_stays_close_to_float32(fp32_encoder: WhisperEncoder, speec
     exact = WhisperEmbedding(quantize="none")(speechlike)
     fast = WhisperEmbedding()(speechlike)
     assert float(exact @ fast / np.linalg.norm(exact) / np.linalg.norm(fast)) > 0.99
+
+
+def test_threads_share_one_encoder_and_get_sequential_embeddings(
+    whisper_files: ModelFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread pool (web server, Dask) loads the encoder once, and each thread's embedding
+    equals the one computed alone; torch's thread count is back afterwards."""
+    from emovox.features.whisper import ct2_format
+    from emovox.features.whisper import extractor as extractor_module
+
+    reads, quantized = [], []
+    real_read, real_quantize = ct2_format.read_ct2_model, extractor_module._quantize_int8
+
+    def counting_read(*args, **kwargs):
+        reads.append(1)
+        return real_read(*args, **kwargs)
+
+    def counting_quantize(encoder):
+        quantized.append(1)
+        return real_quantize(encoder)
+
+    monkeypatch.setattr(ct2_format, "read_ct2_model", counting_read)
+    monkeypatch.setattr(extractor_module, "_quantize_int8", counting_quantize)
+    extractor_module.clear_cache()
+    # Two thread counts, neither the process's: their sections take turns and restore it.
+    shared = [WhisperEmbedding(threads=1), WhisperEmbedding(threads=2)]
+    signals = [make_tone(duration=1.0, freq=140.0 + 35 * i, seed=i) for i in range(8)]
+    n = len(signals)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        start = threading.Barrier(n, timeout=30)
+
+        def run(i: int) -> np.ndarray:
+            start.wait()
+            return shared[i % 2](signals[i])
+
+        with ThreadPoolExecutor(n) as pool:
+            together = list(pool.map(run, range(n)))
+        assert (len(reads), len(quantized)) == (1, 1)  # one read, one quantization
+        assert torch.get_num_threads() == 3
+        seen = []
+        probe = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        probe.start()
+        probe.join()
+        assert seen == [3]  # the process-wide count new threads start with
+        alone = [shared[i % 2](signals[i]) for i in range(n)]
+    finally:
+        torch.set_num_threads(before)
+    for got, want in zip(together, alone, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert len({float(v[0]) for v in alone}) == n  # the signals really differ

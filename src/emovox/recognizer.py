@@ -62,6 +62,7 @@ class Recognizer:
         extractor: Any = None,
         fast: bool = False,
         folder: Path | None = None,
+        check_speech: bool = True,
     ) -> None:
         from emovox.features import make_extractor
 
@@ -74,6 +75,9 @@ class Recognizer:
         """True when predictions take the fast path (ONNX encoder + numpy linear head)."""
         self.folder = folder
         """The folder this recognizer was loaded from, if any."""
+        self.check_speech = check_speech
+        """Run voice activity detection on each input and say when it holds no speech
+        (:attr:`Prediction.speech`); about 6 ms per 3 s clip."""
 
     def __repr__(self) -> str:
         where = f", folder='{self.folder}'" if self.folder is not None else ""
@@ -267,7 +271,9 @@ class Recognizer:
         part = (
             {} if offset == 0.0 and duration is None else {"offset": offset, "duration": duration}
         )
-        signal = load_audio(source, sample_rate=sample_rate, **part)
+        notes: list[str] = []
+        signal = load_audio(source, sample_rate=sample_rate, notes=notes, **part)
+        speech = self._speech(signal, notes)
         probabilities = self._probabilities(signal, chosen)
         label = max(probabilities, key=probabilities.__getitem__)
         name = str(source) if isinstance(source, str | Path) else None
@@ -277,7 +283,27 @@ class Recognizer:
             probabilities=probabilities,
             duration=round(signal.size / SAMPLE_RATE, 3),
             source=name,
+            speech=speech,
+            warnings=tuple(notes),
         )
+
+    def _speech(self, signal: np.ndarray, notes: list[str]) -> bool | None:
+        """Whether the voice activity detector finds speech (None: not checked)."""
+        if not self.check_speech:
+            return None
+        from emovox.segmentation import speech_summary
+
+        try:
+            summary = speech_summary(signal)
+        except ModelError:  # silero-vad not installed: answer without the check
+            return None
+        if not summary.has_speech:
+            notes.append(
+                f"No speech found by the voice activity detector ({summary.speech:.2f} s of "
+                f"speech in {summary.duration:.2f} s): the emotion is a guess about a sound, "
+                "not a voice."
+            )
+        return summary.has_speech
 
     def _probabilities(self, signal: np.ndarray, chosen: list[str] | None) -> dict[str, float]:
         """Probabilities of every label, or of the ``chosen`` ones renormalised."""

@@ -8,7 +8,7 @@ to a degraded one, deterministically (noise is seeded from the signal's length),
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 import numpy as np
 from scipy.signal import butter, fftconvolve, sosfiltfilt
@@ -155,3 +155,29 @@ ROBUSTNESS_CONDITIONS = {
     "from 48 kHz": Resampled(48_000),
 }
 """The conditions ``benchmarks/results_table.py`` reports, by display name."""
+
+
+def same_but_seed(a: object, b: object) -> bool:
+    """Whether transforms ``a`` and ``b`` are the same kind with the same parameters, seeds
+    aside: the same distribution of degradation, drawn afresh (``AddNoise(20)`` and
+    ``AddNoise(20, seed=3)``)."""
+    if type(a) is not type(b):
+        return False
+    if is_dataclass(a) and "seed" in {f.name for f in fields(a)}:
+        a, b = replace(a, seed=0), replace(b, seed=0)
+    return a == b
+
+
+def conditions_seen_in_training(augment: str | None) -> list[str]:
+    """Names of the :data:`ROBUSTNESS_CONDITIONS` that a model trained with the augmentation
+    ``augment`` has seen in training, seeds aside (:func:`same_but_seed`): results on them
+    measure a matched condition, not robustness to an unseen one."""
+    if augment is None:
+        return []
+    if augment not in AUGMENTATIONS:
+        raise EmovoxError(f"Unknown augmentation '{augment}'; choose from {list(AUGMENTATIONS)}.")
+    return [
+        name
+        for name, condition in ROBUSTNESS_CONDITIONS.items()
+        if any(same_but_seed(condition, t) for t in AUGMENTATIONS[augment])
+    ]

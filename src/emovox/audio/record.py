@@ -4,6 +4,16 @@
 ``read(frames)`` returns ``(array of shape (frames, channels), overflowed)``. The real
 path opens ``sounddevice.InputStream``; tests inject a fake through ``stream_factory``,
 and both go through the same reading and downmixing code.
+
+An interface checks in this order, so that nothing is announced that cannot happen:
+
+1. :func:`check_options` rejects a bad duration, sample rate or channel count
+   (:class:`ParameterError`) before anything is opened;
+2. :func:`ensure_input_device` finds the device, or says precisely what is missing
+   (:class:`DeviceError`): the ``sounddevice`` package (``pip install 'emovox[record]'``),
+   the PortAudio library (``libportaudio2``), or any microphone at all;
+3. :func:`record` calls its ``on_start`` hook once the stream has really opened, which is
+   the moment to say "speak now".
 """
 
 from __future__ import annotations
@@ -11,6 +21,8 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import numbers
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +33,7 @@ import numpy as np
 import soundfile as sf
 
 from emovox.audio.load import SAMPLE_RATE, resample, to_mono
-from emovox.errors import AudioError, DeviceError
+from emovox.errors import AudioError, DeviceError, ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +74,33 @@ class InputDevice:
     is_default: bool
 
 
+def portaudio_advice(platform: str | None = None) -> str:
+    """How to install the PortAudio library on ``platform`` (default: this one)."""
+    platform = sys.platform if platform is None else platform
+    if platform == "darwin":
+        return "install it with `brew install portaudio`"
+    if platform.startswith("win"):
+        # Windows wheels of sounddevice bundle PortAudio: a missing one is a broken install.
+        return "reinstall sounddevice (`pip install --force-reinstall sounddevice`)"
+    return (
+        "install it with `sudo apt-get install libportaudio2` (Debian/Ubuntu), "
+        "`sudo dnf install portaudio` (Fedora) or your system's PortAudio package"
+    )
+
+
 def _sounddevice() -> ModuleType:
     """Import sounddevice, turning a missing package or PortAudio into a DeviceError."""
     try:
         return importlib.import_module("sounddevice")
     except ImportError:
         raise DeviceError(
-            "Recording needs the 'sounddevice' package: pip install 'emovox[record]'."
+            "Recording needs the 'sounddevice' package, which is not installed: "
+            "pip install 'emovox[record]'."
         ) from None
     except OSError as exc:  # raised by sounddevice when libportaudio is absent
         raise DeviceError(
-            f"Recording needs the PortAudio library ({exc}). Install it, e.g. "
-            "`sudo apt-get install libportaudio2` on Debian/Ubuntu or "
-            "`brew install portaudio` on macOS, then pip install 'emovox[record]'."
+            f"Recording needs the PortAudio library, which is not installed ({exc}); "
+            f"{portaudio_advice()}."
         ) from None
 
 
@@ -157,27 +183,55 @@ def resolve_device(device: int | str | None, devices: list[InputDevice]) -> Inpu
     )
 
 
-def _validate(duration: float, sample_rate: int, channels: int) -> int:
-    """Check the options and return the number of frames to record."""
-    if not isinstance(duration, (int, float)) or isinstance(duration, bool):
-        raise AudioError(f"duration must be a number of seconds, not {duration!r}.")
+def check_options(*, duration: float, sample_rate: int = SAMPLE_RATE, channels: int = 1) -> int:
+    """Check :func:`record`'s options without opening anything; the frames to record.
+
+    Raises:
+        ParameterError: for a duration that is not a number of seconds in
+            (0, :data:`MAX_RECORD_SECONDS`] (0, negative, NaN, infinite, too long), a sample
+            rate that is not an integer from :data:`MIN_SAMPLE_RATE` to
+            :data:`MAX_SAMPLE_RATE` Hz, or a channel count below 1.
+    """
+    if isinstance(duration, bool) or not isinstance(duration, numbers.Real):
+        raise ParameterError(f"duration must be a number of seconds, not {duration!r}.")
     if not math.isfinite(duration) or duration <= 0:
-        raise AudioError(f"duration must be a positive number of seconds, got {duration}.")
+        raise ParameterError(f"duration must be a positive number of seconds, got {duration}.")
     if duration > MAX_RECORD_SECONDS:
-        raise AudioError(
+        raise ParameterError(
             f"duration {duration:g} s is longer than the {MAX_RECORD_SECONDS:.0f} s a "
             "single recording may last."
         )
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int):
-        raise AudioError(f"sample_rate must be an integer number of Hz, not {sample_rate!r}.")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral):
+        raise ParameterError(f"sample_rate must be an integer number of Hz, not {sample_rate!r}.")
     if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
-        raise AudioError(
+        raise ParameterError(
             f"sample_rate must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, "
             f"got {sample_rate}."
         )
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-        raise AudioError(f"channels must be a positive integer, got {channels!r}.")
-    return max(1, round(duration * sample_rate))
+    if isinstance(channels, bool) or not isinstance(channels, numbers.Integral) or channels < 1:
+        raise ParameterError(f"channels must be a positive integer, got {channels!r}.")
+    return max(1, round(float(duration) * int(sample_rate)))
+
+
+def ensure_input_device(device: int | str | None = None, *, channels: int = 1) -> InputDevice:
+    """The input device :func:`record` would use, checked without recording anything.
+
+    Call it before announcing a recording: everything that can be known to fail before a
+    stream is opened fails here (opening can still fail, e.g. on a device in use).
+
+    Raises:
+        DeviceError: when the ``sounddevice`` package is missing (``pip install
+            'emovox[record]'``), the PortAudio library is missing (``libportaudio2``),
+            there is no input device (see ``emovox record --list-devices``), ``device``
+            names none or several, or it has fewer than ``channels`` channels.
+    """
+    chosen = resolve_device(device, list_input_devices())
+    if channels > chosen.max_input_channels:
+        raise DeviceError(
+            f"'{chosen.name}' records at most {chosen.max_input_channels} channel(s), "
+            f"not {channels}."
+        )
+    return chosen
 
 
 def _read(stream: InputStreamLike, frames: int, *, channels: int, block: int) -> np.ndarray:
@@ -212,11 +266,14 @@ def _capture(
     channels: int,
     device: int | str | None,
     open_errors: tuple[type[BaseException], ...],
+    on_start: Callable[[], object] | None = None,
 ) -> np.ndarray:
     block = max(1, round(BLOCK_SECONDS * sample_rate))
     try:
         stream = factory(samplerate=sample_rate, channels=channels, dtype="float32", device=device)
         with stream:
+            if on_start is not None:
+                on_start()
             data = _read(stream, frames, channels=channels, block=block)
     except open_errors as exc:
         raise DeviceError(
@@ -228,33 +285,39 @@ def _capture(
 
 
 def _real_capture(
-    *, frames: int, sample_rate: int, channels: int, device: int | str | None
+    *,
+    frames: int,
+    sample_rate: int,
+    channels: int,
+    device: int | str | None,
+    on_start: Callable[[], object] | None,
 ) -> np.ndarray:
+    chosen = ensure_input_device(device, channels=channels)
     sd = _sounddevice()
-    chosen = resolve_device(device, list_input_devices())
-    if channels > chosen.max_input_channels:
-        raise DeviceError(
-            f"'{chosen.name}' records at most {chosen.max_input_channels} channel(s), "
-            f"not {channels}."
-        )
-    rate = sample_rate
+    device_rate = sample_rate
     try:
         sd.check_input_settings(
-            device=chosen.index, channels=channels, dtype="float32", samplerate=rate
+            device=chosen.index, channels=channels, dtype="float32", samplerate=device_rate
         )
     except sd.PortAudioError:
         # Many devices only run at their native rate: record at it and resample.
-        rate = round(chosen.default_samplerate)
-        log.info("'%s' does not support %d Hz; recording at %d Hz.", chosen.name, sample_rate, rate)
+        device_rate = round(chosen.default_samplerate)
+        log.info(
+            "'%s' does not support %d Hz; recording at %d Hz.",
+            chosen.name,
+            sample_rate,
+            device_rate,
+        )
     mono = _capture(
         sd.InputStream,
-        frames=max(1, round(frames * rate / sample_rate)),
-        sample_rate=rate,
+        frames=max(1, round(frames * device_rate / sample_rate)),
+        sample_rate=device_rate,
         channels=channels,
         device=chosen.index,
         open_errors=(sd.PortAudioError,),
+        on_start=on_start,
     )
-    return resample(mono, sample_rate=rate, target_rate=sample_rate)
+    return resample(mono, sample_rate=device_rate, target_rate=sample_rate)
 
 
 def record(
@@ -264,6 +327,7 @@ def record(
     device: int | str | None = None,
     channels: int = 1,
     stream_factory: StreamFactory | None = None,
+    on_start: Callable[[], object] | None = None,
 ) -> np.ndarray:
     """Record ``duration`` seconds from a microphone; return mono float32 at ``sample_rate``.
 
@@ -276,13 +340,18 @@ def record(
         channels: channels to capture; more than one are averaged into mono.
         stream_factory: replaces ``sounddevice.InputStream`` (for tests); called as
             ``factory(samplerate=, channels=, dtype="float32", device=)``.
+        on_start: called with no arguments once the stream has opened and started, just
+            before the first samples are read (the moment to say "speak now"); never
+            called when the options, the device or the stream fail.
 
     Raises:
-        AudioError: for an invalid duration, sample rate or channel count.
-        DeviceError: when PortAudio is missing, there is no microphone, the device is
-            unknown, or it cannot be opened.
+        ParameterError: for an invalid duration, sample rate or channel count (checked
+            first, see :func:`check_options`).
+        DeviceError: when sounddevice or PortAudio is missing, there is no microphone, the
+            device is unknown, or it cannot be opened (see :func:`ensure_input_device`).
     """
-    frames = _validate(duration, sample_rate, channels)
+    frames = check_options(duration=duration, sample_rate=sample_rate, channels=channels)
+    sample_rate, channels = int(sample_rate), int(channels)
     if stream_factory is not None:
         mono = _capture(
             stream_factory,
@@ -291,10 +360,15 @@ def record(
             channels=channels,
             device=device,
             open_errors=(),
+            on_start=on_start,
         )
     else:
         mono = _real_capture(
-            frames=frames, sample_rate=sample_rate, channels=channels, device=device
+            frames=frames,
+            sample_rate=sample_rate,
+            channels=channels,
+            device=device,
+            on_start=on_start,
         )
     mono = np.asarray(mono, dtype=np.float32)
     if mono.size != frames:  # resampling can be off by a frame or two
@@ -319,7 +393,7 @@ def save_wav(path: str | Path, signal: np.ndarray, *, sample_rate: int = SAMPLE_
     if not np.all(np.isfinite(data)):
         raise AudioError("Cannot save audio with NaN or infinite samples as WAV.")
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
-        raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}.")
+        raise ParameterError(f"sample_rate must be a positive integer, got {sample_rate!r}.")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if data.dtype != np.int16:

@@ -7,7 +7,11 @@ from pathlib import Path
 
 
 def pct(summary: dict, key: str, *, spread: bool = True) -> str:
-    """``"38.9 ± 4.1"`` (percent, mean ± std over folds), or ``"38.9"`` without spread."""
+    """``"38.9 ± 4.1"`` (percent, mean ± std over folds), or ``"38.9"`` without spread.
+
+    The std is whatever ``summary`` holds: :func:`~emovox.evaluation.metrics.summarize_folds`
+    gives the sample standard deviation over folds (ddof=1).
+    """
     mean = f"{100 * summary[key]['mean']:.1f}"
     return f"{mean} ± {100 * summary[key]['std']:.1f}" if spread else mean
 

@@ -33,16 +33,30 @@ def classification_metrics(
     }
 
 
+STD_DDOF = 1
+"""Delta degrees of freedom of the ``std`` in :func:`summarize_folds`: 1, the *sample*
+standard deviation over folds (divisor n - 1), as reported beside every ± in the docs."""
+
+
 def summarize_folds(fold_metrics: list[dict]) -> dict:
-    """Mean and standard deviation over folds of accuracy, UAR and macro-F1."""
+    """Mean, sample standard deviation (ddof=1), min and max over folds of accuracy, UAR
+    and macro-F1.
+
+    Folds where a metric is NaN are left out of that metric. ``std`` is NaN when fewer than
+    two folds have a value (a spread needs two); each entry records ``std_ddof`` (1) and
+    ``n_folds`` (the folds counted), so a reader can convert to another convention.
+    """
     summary = {}
     for key in ("accuracy", "uar", "macro_f1"):
         values = np.array([m[key] for m in fold_metrics], dtype=float)
+        values = values[~np.isnan(values)]
         summary[key] = {
-            "mean": float(np.nanmean(values)),
-            "std": float(np.nanstd(values)),
-            "min": float(np.nanmin(values)),
-            "max": float(np.nanmax(values)),
+            "mean": float(np.mean(values)) if values.size else float("nan"),
+            "std": float(np.std(values, ddof=STD_DDOF)) if values.size > STD_DDOF else float("nan"),
+            "min": float(np.min(values)) if values.size else float("nan"),
+            "max": float(np.max(values)) if values.size else float("nan"),
+            "std_ddof": STD_DDOF,
+            "n_folds": int(values.size),
         }
     return summary
 

@@ -58,7 +58,8 @@ def write_report(report: dict, out_dir: Path) -> dict[str, Path]:
     title = (
         f"{report['model']['name']} on {report['features']['name']} - {report['protocol']}\n"
         f"UAR {summary['uar']['mean']:.3f} ± {summary['uar']['std']:.3f}, "
-        f"accuracy {summary['accuracy']['mean']:.3f} ± {summary['accuracy']['std']:.3f}"
+        f"accuracy {summary['accuracy']['mean']:.3f} ± {summary['accuracy']['std']:.3f}\n"
+        f"(± sample SD over {report.get('n_folds', '?')} folds)"
     )
     plot_confusion(pooled["confusion"], labels, paths["confusion_png"], title=title)
     return paths

@@ -1,5 +1,9 @@
 """Disk cache of per-file features, keyed by file content and extractor config.
 
+The default folder is ``features/`` under emovox's cache root
+(:func:`emovox.cache_root.cache_root`: ``$EMOVOX_CACHE``, ``$XDG_CACHE_HOME/emovox`` or
+``~/.cache/emovox``, with a per-user temporary folder when that is not writable).
+
 Layout under the cache folder::
 
     <name>-<confighash[:12]>/config.json                 the extractor config (and transform key)
@@ -31,19 +35,17 @@ from typing import Any
 import numpy as np
 
 from emovox.audio import load_audio
+from emovox.cache_root import CACHE_ENV as CACHE_ENV  # re-exported
+from emovox.cache_root import cache_root
 from emovox.errors import AudioError, EmovoxError
 from emovox.features.base import FeatureExtractor, canonical_json, config_hash
-
-CACHE_ENV = "EMOVOX_CACHE"
-"""Environment variable naming the cache folder."""
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
 
 def default_cache_dir() -> Path:
-    """``$EMOVOX_CACHE`` if set, else ``~/.cache/emovox/features``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "emovox" / "features"
+    """``features/`` under emovox's cache root (:func:`emovox.cache_root.cache_root`)."""
+    return cache_root() / "features"
 
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:

@@ -148,13 +148,12 @@ def predict(
         raise ParameterError("Give one or more audio files (- for standard input), or --record.")
     if sources.count("-") > 1:
         raise ParameterError("Standard input (-) can be read once only.")
-    if record:
-        _check_recording(duration=duration, device=device)
+    chosen_device = _check_recording(duration=duration, device=device) if record else None
     recognizer = Recognizer.load(model)
     chosen = recognizer.check_classes(classes)
     labels = chosen or recognizer.labels
-    if record:
-        sources.append(str(_record_to_temp(duration=duration, device=device)))
+    if chosen_device is not None:
+        sources.append(str(_record_to_temp(duration=duration, device=chosen_device)))
     with _progress(not as_json and len(sources) > 3) as hook:
         results = recognizer.predict_files(sources, classes=chosen, hook=hook)
     if as_json:
@@ -188,14 +187,15 @@ def predict(
         raise typer.Exit(1)
 
 
-def _check_recording(*, duration: float, device: str | None) -> None:
-    """Judge the duration and the microphone before anything is announced or loaded."""
-    from emovox.audio.record import check_recording
+def _check_recording(*, duration: float, device: str | None, sample_rate: int = 16_000):
+    """Judge the options and find the microphone before anything is announced or loaded."""
+    from emovox.audio.record import check_options, ensure_input_device
 
-    check_recording(duration=duration, device=_device(device))
+    check_options(duration=duration, sample_rate=sample_rate)
+    return ensure_input_device(_device(device))
 
 
-def _record_to_temp(*, duration: float, device: str | None) -> Path:
+def _record_to_temp(*, duration: float, device) -> Path:
     import tempfile
 
     from emovox.audio.record import record as capture
@@ -203,8 +203,10 @@ def _record_to_temp(*, duration: float, device: str | None) -> Path:
 
     signal = capture(
         duration=duration,
-        device=_device(device),
-        on_start=lambda: err.print(f"Recording {duration:.1f} s ... speak now."),
+        device=device.index,
+        on_start=lambda: err.print(
+            f"Recording {duration:.1f} s from '{escape(device.name)}' ... speak now."
+        ),
     )
     path = Path(tempfile.mkdtemp(prefix="emovox-")) / "recording.wav"
     save_wav(path, signal)
@@ -230,7 +232,7 @@ def record_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Record from the microphone into a WAV file (mono)."""
-    from emovox.audio.record import check_recording, list_input_devices, record, save_wav
+    from emovox.audio.record import list_input_devices, record, save_wav
 
     if list_devices:
         devices = list_input_devices()
@@ -254,11 +256,11 @@ def record_command(
         raise ParameterError("Give the WAV file to write, e.g. `emovox record me.wav`.")
     if output.is_dir():
         raise ParameterError(f"'{output}' is a folder; give the WAV file to write.")
-    check_recording(duration=duration, sample_rate=sample_rate, device=_device(device))
+    chosen = _check_recording(duration=duration, device=device, sample_rate=sample_rate)
     signal = record(
         duration=duration,
         sample_rate=sample_rate,
-        device=_device(device),
+        device=chosen.index,
         on_start=lambda: err.print(
             f"Recording {duration:.1f} s at {sample_rate} Hz ... speak now."
         ),

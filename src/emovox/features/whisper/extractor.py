@@ -2,13 +2,14 @@
 
 PyTorch is imported when an encoder is first needed, not with this module, so that the
 extractor can be registered and configured (and the ONNX fast path can reuse it, see
-:mod:`.onnx_encoder`) without paying for ``import torch``.
+:mod:`.onnx_encoder`) without paying for ``import torch``. Encoders are loaded once per
+process and shared between threads through :func:`emovox.runtime.runtime`, which also
+arbitrates torch's process-wide thread count (the extractor's ``threads``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from emovox.errors import EmovoxError, ModelError
 from emovox.features.base import Extractor, as_signal, register, require_positive
 from emovox.features.whisper import weights
 from emovox.features.whisper.log_mel import HOP_LENGTH, SAMPLE_RATE, log_mel
+from emovox.runtime import runtime
 
 if TYPE_CHECKING:
     import torch
@@ -112,9 +114,10 @@ def _quantize_int8(encoder: WhisperEncoder) -> WhisperEncoder:
         for name, module in encoder.named_modules()
         if isinstance(module, torch.nn.Linear) and name not in keep
     }
-    previous = torch.backends.quantized.engine
-    with warnings.catch_warnings():
+    # The engine is process-wide: hold the runtime's lock while it is switched and back.
+    with runtime().torch_switches(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the eager API is deprecated, not yet removed
+        previous = torch.backends.quantized.engine
         try:
             torch.backends.quantized.engine = _int8_engine()  # weights are packed for it
             return quantize_dynamic(encoder, qconfig, dtype=torch.qint8)
@@ -122,8 +125,8 @@ def _quantize_int8(encoder: WhisperEncoder) -> WhisperEncoder:
             torch.backends.quantized.engine = previous
 
 
-_MODELS: dict[tuple[str, str], WhisperEncoder] = {}
-_MODELS_LOCK = threading.Lock()
+KIND = "whisper-torch"
+"""Kind of the PyTorch encoders' keys in :func:`emovox.runtime.runtime`."""
 
 
 def load_encoder(
@@ -135,46 +138,37 @@ def load_encoder(
 ) -> WhisperEncoder:
     """The encoder for ``model`` (or ``path``), built once per process and shared.
 
-    Weights are found and checked by :func:`emovox.features.whisper.weights.locate`.
+    Weights are found and checked by :func:`emovox.features.whisper.weights.locate`. Safe to
+    call from many threads at once: the first caller loads, the others wait for it.
     """
     if quantize not in QUANTIZE:
         raise EmovoxError(f"quantize must be one of {QUANTIZE}, got {quantize!r}.")
-    from emovox.features.whisper.ct2_format import read_ct2_model
-    from emovox.features.whisper.encoder import WhisperEncoder
-
     files = weights.locate(model, path=path, sha256=sha256)
-    with _MODELS_LOCK:
-        key = (files.key, quantize)
-        if key not in _MODELS:
-            base_key = (files.key, "none")
-            if base_key not in _MODELS:
-                parsed = read_ct2_model(files.parts, keep=lambda n: n.startswith("encoder/"))
-                _MODELS[base_key] = WhisperEncoder.from_ct2(parsed)
-            if quantize == "int8":
-                _MODELS[key] = _quantize_int8(_MODELS[base_key])
-        return _MODELS[key]
+    shared = runtime().shared
+
+    def load_float() -> WhisperEncoder:
+        from emovox.features.whisper.ct2_format import read_ct2_model
+        from emovox.features.whisper.encoder import WhisperEncoder
+
+        parsed = read_ct2_model(files.parts, keep=lambda n: n.startswith("encoder/"))
+        return WhisperEncoder.from_ct2(parsed)
+
+    float_encoder = shared((KIND, files.key, "none"), load_float)
+    if quantize == "none":
+        return float_encoder
+    return shared((KIND, files.key, quantize), lambda: _quantize_int8(float_encoder))
 
 
 def clear_cache() -> None:
-    """Forget the encoders loaded so far (tests, or to free memory)."""
-    with _MODELS_LOCK:
-        _MODELS.clear()
+    """Forget the PyTorch encoders loaded so far (tests, or to free memory)."""
+    runtime().clear(KIND)
 
 
 @contextlib.contextmanager
 def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with ``threads`` intra-op threads, then restore the previous count."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if threads is None or threads == previous:
+    """Run the block with ``threads`` torch threads: :meth:`.Runtime.torch_threads`."""
+    with runtime().torch_threads(threads):
         yield
-        return
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def chunk_bounds(n_samples: int, max_samples: int) -> list[tuple[int, int]]:
@@ -220,6 +214,8 @@ class WhisperEmbedding(Extractor):
             most 30 s, the length of Whisper's position table) whose frames are pooled
             together.
         threads: PyTorch intra-op threads while this extractor runs (None: leave as is).
+            The count is process-wide: concurrent calls asking for another count wait
+            their turn, and the previous count is restored (:mod:`emovox.runtime`).
         quantize: ``"int8"`` (dynamic int8 Linear layers except those with outlier
             inputs: about 2x faster on CPU, embedding cosine to float32 > 0.995) or
             ``"none"`` (float32).
@@ -327,7 +323,7 @@ class WhisperEmbedding(Extractor):
         depth = max(indices)
         max_samples = min(int(self.max_seconds * SAMPLE_RATE), encoder.max_frames * HOP_LENGTH)
         pieces = []
-        with torch_threads(self.threads), torch.inference_mode():
+        with runtime().torch_threads(self.threads), torch.inference_mode():
             for start, end in chunk_bounds(signal.size, max_samples):
                 mel = torch.from_numpy(log_mel(signal[start:end]))[None]
                 states = encoder(mel, num_layers=depth)

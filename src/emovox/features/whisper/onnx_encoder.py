@@ -4,9 +4,18 @@ The ONNX file is derived from the installed weights and cannot be shipped, so it
 on first use: the PyTorch encoder (:mod:`.encoder`) is exported with a dynamic frame axis
 and every hidden state as one stacked output (index 0 the input to layer 1, index ``i``
 the output of layer ``i``, the last one after the final LayerNorm), optionally quantized to
-dynamic int8, and written atomically to ``$EMOVOX_CACHE/whisper/onnx`` (default
-``~/.cache/emovox``) under the weights' sha256 and the variant. Later processes only open
-it: they need numpy and onnxruntime, not torch. Building needs ``torch`` and ``onnx``.
+dynamic int8, and written atomically to ``whisper/onnx`` under emovox's cache folder
+(:func:`emovox.cache_root.cache_root`: ``$EMOVOX_CACHE``, ``$XDG_CACHE_HOME/emovox`` or
+``~/.cache/emovox``, else a per-user temporary folder) under the weights' sha256 and the
+variant. Later processes only open it: they need numpy and onnxruntime, not torch. Building
+needs ``torch`` and ``onnx``; :data:`BUILD_MESSAGE` is printed only when a build really
+starts (the folder was writable), and a failed build is one :class:`ModelError` sentence.
+
+Sessions are opened once per process and shared by all threads
+(:func:`emovox.runtime.runtime`; onnxruntime sessions may run concurrently). onnxruntime's
+own console log is kept to errors, and its telemetry is off unless the user set
+``ORT_DISABLE_TELEMETRY`` (emovox never uses the network, and the telemetry's device-id
+file is what prints a colour-coded warning when the home folder is read-only).
 
 Variants follow :class:`~.extractor.WhisperEmbedding`'s ``quantize``:
 
@@ -23,7 +32,6 @@ import contextlib
 import os
 import sys
 import tempfile
-import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +46,7 @@ from emovox.features.base import as_signal
 from emovox.features.whisper import weights
 from emovox.features.whisper.extractor import WhisperEmbedding, chunk_bounds, pool
 from emovox.features.whisper.log_mel import HOP_LENGTH, SAMPLE_RATE, log_mel
+from emovox.runtime import runtime
 
 EXPORT_VERSION = 3
 """Bump when the exported graph changes, so that caches built before are rebuilt."""
@@ -50,6 +59,15 @@ LINEAR_NAMES = ("qkv", "out", "fc1", "fc2")
 """The encoder's Linear layers (see :class:`~.encoder.EncoderLayer`)."""
 
 BUILD_MESSAGE = "preparing the Whisper encoder for fast start (once) ..."
+
+KIND = "whisper-onnx"
+"""Kind of the ONNX sessions' keys in :func:`emovox.runtime.runtime`."""
+
+TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
+"""onnxruntime's telemetry switch, read when it is imported; emovox sets it to 1 if unset."""
+
+QUIET = 3
+"""onnxruntime log severity for emovox's sessions and its default logger: errors only."""
 
 
 @dataclass(frozen=True)
@@ -107,14 +125,14 @@ class OnnxWhisperEncoder:
         options.intra_op_num_threads = threads or 0
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
+        options.log_severity_level = QUIET
         try:
             self.session = ort.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]
             )
             meta = self.session.get_modelmeta().custom_metadata_map
         except Exception as exc:  # onnxruntime raises its own, unexported, exception types
-            raise ModelError(f"Cannot open the ONNX encoder '{path}' ({exc}).") from None
+            raise ModelError(f"Cannot open the ONNX encoder '{path}' ({_one_line(exc)}).") from None
         self.info = EncoderInfo.from_metadata(meta)
         self.path = Path(path)
 
@@ -137,15 +155,29 @@ class OnnxWhisperEncoder:
 
 
 def _onnxruntime() -> Any:
+    """onnxruntime, imported with telemetry off (unless the user chose) and a quiet log."""
+    first = "onnxruntime" not in sys.modules
+    if first:
+        os.environ.setdefault(TELEMETRY_ENV, "1")  # read by the library as it loads
     try:
         import onnxruntime
     except ImportError as exc:
-        raise ModelError(f"onnxruntime is not installed ({exc}); pip install it.") from None
+        raise ModelError(
+            f"onnxruntime cannot be imported ({_one_line(exc)}); it is an emovox dependency: "
+            "pip install 'onnxruntime>=1.32'."
+        ) from None
+    if first:
+        onnxruntime.set_default_logger_severity(QUIET)
     return onnxruntime
 
 
-_ENCODERS: dict[tuple[str, int | None], OnnxWhisperEncoder] = {}
-_LOCK = threading.Lock()
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line: OSError's reason and file, else the first line of its text."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": '{exc.filename}'" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def load_onnx_encoder(
@@ -159,7 +191,12 @@ def load_onnx_encoder(
     """The ONNX encoder for these weights (see :func:`weights.locate`), shared per process.
 
     Builds and caches the ONNX file when it is missing or unusable (``build=False``:
-    raise :class:`ModelError` instead).
+    raise :class:`ModelError` instead). Safe to call from many threads at once: one opens
+    (or builds), the others wait for it.
+
+    Raises:
+        ModelError: when onnxruntime is missing, or the file cannot be built or opened.
+        EmovoxError: when there is no usable cache folder at all.
     """
     if quantize not in VARIANTS:
         raise EmovoxError(f"quantize must be one of {tuple(VARIANTS)}, got {quantize!r}.")
@@ -167,17 +204,17 @@ def load_onnx_encoder(
     variant = VARIANTS[quantize]
     files = weights.locate(model, path=path)
     target = cache_path(files, variant)
-    with _LOCK:
-        key = (str(target), threads)
-        if key not in _ENCODERS:
-            encoder = _open(target, files, variant, threads) if target.is_file() else None
-            if encoder is None:
-                if not build:
-                    raise ModelError(f"No usable ONNX encoder at '{target}'.")
-                build_onnx(files, variant, target)
-                encoder = OnnxWhisperEncoder(target, threads=threads)
-            _ENCODERS[key] = encoder
-        return _ENCODERS[key]
+
+    def load() -> OnnxWhisperEncoder:
+        encoder = _open(target, files, variant, threads) if target.is_file() else None
+        if encoder is None:
+            if not build:
+                raise ModelError(f"No usable ONNX encoder at '{target}'.")
+            build_onnx(files, variant, target)
+            encoder = OnnxWhisperEncoder(target, threads=threads)
+        return encoder
+
+    return runtime().shared((KIND, str(target), threads), load)
 
 
 def _open(
@@ -194,8 +231,7 @@ def _open(
 
 def clear_cache() -> None:
     """Forget the sessions opened so far (tests)."""
-    with _LOCK:
-        _ENCODERS.clear()
+    runtime().clear(KIND)
 
 
 # ------------------------------------------------------------------ building
@@ -204,19 +240,49 @@ def clear_cache() -> None:
 def build_onnx(
     files: weights.ModelFiles, variant: str, target: Path, *, quiet: bool = False
 ) -> Path:
-    """Export the encoder of ``files`` as ONNX ``variant`` to ``target`` (atomically)."""
+    """Export the encoder of ``files`` as ONNX ``variant`` to ``target`` (atomically).
+
+    :data:`BUILD_MESSAGE` goes to stderr (unless ``quiet``) once the folder has proved
+    writable, so it is printed only for a build that can succeed.
+
+    Raises:
+        ModelError: when torch or onnx is missing, or the build fails (one sentence: what,
+            where and why).
+    """
     if variant not in VARIANTS.values():
         raise EmovoxError(f"variant must be one of {tuple(VARIANTS.values())}, got {variant!r}.")
-    if not quiet:
-        print(BUILD_MESSAGE, file=sys.stderr, flush=True)
     try:
-        import onnx
+        import onnx  # noqa: F401
         import torch  # noqa: F401
     except ImportError as exc:
         raise ModelError(
             f"Building the ONNX encoder needs torch and onnx ({exc}); pip install onnx, "
             "or predict with Recognizer.load(path, fast=False)."
         ) from None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
+            if not quiet:
+                print(BUILD_MESSAGE, file=sys.stderr, flush=True)
+            _build(files, variant, target, Path(tmp))
+    except ModelError:
+        raise
+    except Exception as exc:  # OSError, or whatever the exporter raises
+        writing = isinstance(exc, OSError)
+        advice = f" Set {weights.CACHE_ENV} to a writable folder." if writing else ""
+        raise ModelError(
+            f"Cannot build the fast ONNX encoder in '{target.parent}' ({_one_line(exc)}).{advice}"
+        ) from exc
+    for old in target.parent.glob(f"encoder-{files.sha256}-{variant}-v*.onnx"):
+        if old != target:
+            old.unlink(missing_ok=True)  # built by an earlier emovox
+    return target
+
+
+def _build(files: weights.ModelFiles, variant: str, target: Path, tmp: Path) -> None:
+    """Export, quantize and label the encoder in ``tmp``; move the result to ``target``."""
+    import onnx
+
     from emovox.features.whisper.ct2_format import read_ct2_model
     from emovox.features.whisper.encoder import WhisperEncoder
 
@@ -230,23 +296,17 @@ def build_onnx(
         n_mels=int(encoder.conv1.in_channels),
         max_frames=encoder.max_frames,
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
-        exported = Path(tmp) / "fp32.onnx"
-        _export(encoder, exported, n_mels=info.n_mels)
-        model = onnx.load(str(exported))
-        if variant == "int8":
-            _to_torch_int8(model, encoder)
-        for key, value in info.metadata().items():
-            entry = model.metadata_props.add()
-            entry.key, entry.value = key, value
-        staged = Path(tmp) / "final.onnx"
-        onnx.save(model, str(staged))
-        os.replace(staged, target)
-    for old in target.parent.glob(f"encoder-{files.sha256}-{variant}-v*.onnx"):
-        if old != target:
-            old.unlink(missing_ok=True)  # built by an earlier emovox
-    return target
+    exported = tmp / "fp32.onnx"
+    _export(encoder, exported, n_mels=info.n_mels)
+    model = onnx.load(str(exported))
+    if variant == "int8":
+        _to_torch_int8(model, encoder)
+    for key, value in info.metadata().items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    staged = tmp / "final.onnx"
+    onnx.save(model, str(staged))
+    os.replace(staged, target)
 
 
 def _to_torch_int8(model: Any, encoder: Any) -> None:

