@@ -464,8 +464,14 @@ def train(
         out.print(f"Saved {saved}: {training['n_files']} files, classes {recognizer.labels}.")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one readable line on stderr (not Python's file:line: and source line)."""
+    err.print(f"[yellow]warning:[/yellow] {escape(str(message))}", highlight=False)
+
+
 def main() -> None:
     """Entry point: run the app, turning emovox errors into one clear message."""
+    warnings.showwarning = _show_warning
     try:
         app()
     except EmovoxError as exc:

@@ -198,15 +198,13 @@ def predict_logits(module: nn.Module, X: torch.Tensor) -> torch.Tensor:
 
 @contextmanager
 def torch_threads(n_threads: int | None) -> Iterator[None]:
-    """Use ``n_threads`` intra-op threads inside the block (None: leave torch's default)."""
-    previous = torch.get_num_threads()
-    if n_threads:
-        torch.set_num_threads(n_threads)
-    try:
+    """Use ``n_threads`` intra-op threads inside the block (None or 0: leave them as they
+    are); the process-wide :meth:`emovox.runtime.Runtime.torch_threads` keeps concurrent
+    users from undoing each other's setting."""
+    from emovox.runtime import runtime
+
+    with runtime().torch_threads(n_threads or None):
         yield
-    finally:
-        if n_threads:
-            torch.set_num_threads(previous)
 
 
 @contextmanager
