@@ -45,3 +45,13 @@ class ModelError(EmovoxError):
 
 class DeviceError(EmovoxError):
     """No usable microphone or audio device."""
+
+
+class AudioWarning(UserWarning):
+    """Audio that was used, but changed on a guess: float input far outside [-1, 1], or
+    integer samples in an array type wider than their values.
+
+    Collect these with :func:`warnings.catch_warnings` (``record=True``) or with
+    ``load_audio(..., notes=[])``, or refuse such input with
+    ``warnings.simplefilter("error", AudioWarning)``.
+    """

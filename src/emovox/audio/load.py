@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from emovox.errors import AudioError, ParameterError
+from emovox.errors import AudioError, AudioWarning, ParameterError
 
 SAMPLE_RATE = 16_000
 """The canonical sample rate of every signal inside emovox."""
@@ -86,16 +86,6 @@ class _Bytes(io.BytesIO):
             self._failed = False
             return -1
         return super().tell()
-
-
-class AudioWarning(UserWarning):
-    """Audio that was used, but changed on a guess: float input far outside [-1, 1], or
-    integer samples in an array type wider than their values.
-
-    Collect these with :func:`warnings.catch_warnings` (``record=True``) or with
-    ``load_audio(..., notes=[])``, or refuse such input with
-    ``warnings.simplefilter("error", AudioWarning)``.
-    """
 
 
 AudioSource = str | Path | bytes | bytearray | np.ndarray

@@ -280,8 +280,8 @@ def _capture(
             f"Cannot record from the microphone ({exc}). {_LIST_HINT} "
             "Choose another device or a rate it supports."
         ) from None
-    # Downmix (frames, channels); a single frame would confuse to_mono's axis guess.
-    return to_mono(data) if data.shape[0] >= channels else data.mean(axis=1)
+    # Downmix (frames, channels): the channel axis is known, never guessed.
+    return to_mono(data, channel_axis=1)
 
 
 def _real_capture(
