@@ -180,3 +180,57 @@ def test_predict_table_shows_whole_class_names_and_paths(monkeypatch, capsys, tm
 def test_help_shows_flags_without_type_noise(monkeypatch, capsys):
     code, out, _ = run_cli(monkeypatch, capsys, "predict", "--help")
     assert code == 0 and "--json" in out and "<bool>" not in out
+
+
+def test_predict_reads_standard_input_with_a_dash(model, tmp_path, monkeypatch, capsys):
+    import io
+
+    wav = write_tone(tmp_path / "in.wav", freq=600.0)
+
+    class Stdin:
+        buffer = io.BytesIO(wav.read_bytes())
+
+        def isatty(self) -> bool:
+            return False
+
+    monkeypatch.setattr(sys, "stdin", Stdin())
+    code, out, err = run_cli(monkeypatch, capsys, "predict", "-", "--model", str(model), "--json")
+    [result] = json.loads(out)
+    assert code == 0 and result["source"] == "-" and result["label"] == "anger", err
+
+
+def test_library_warnings_are_summarised_once_not_dumped(
+    corpus, cache, tmp_path, monkeypatch, capsys
+):
+    code, _, err = run_cli(
+        monkeypatch, capsys, "evaluate", "-c", f"manifest={corpus / 'manifest.csv'}",
+        "-f", "stats", "--classifier", "logreg", "-p", "max_iter=1", "--folds", "2",
+    )  # fmt: skip
+    assert code == 0
+    notes = [line for line in err.splitlines() if "ConvergenceWarning" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: ConvergenceWarning")
+    assert "warnings.warn(" not in err and ".py:" not in err
+
+
+def test_each_augmentation_is_its_own_progress_step(corpus, cache):
+    from emovox.corpora import load_corpus
+    from emovox.evaluation.experiment import evaluate
+
+    steps: dict[str, list] = {}
+
+    def hook(step, artifact=None, *, total=None, completed=None):
+        steps.setdefault(step, []).append((completed, total))
+
+    evaluate(
+        load_corpus("manifest", corpus / "manifest.csv"),
+        features={"name": "stats"},
+        classifier="logreg",
+        n_folds=2,
+        augment="speed",
+        hook=hook,
+    )
+    names = list(steps)
+    assert len(names) == len(set(names)) >= 4
+    assert sum("speed" in name for name in names) == 2, names
+    for name, calls in steps.items():
+        assert calls[0][0] == 0 and calls[-1][0] == calls[-1][1], (name, calls)

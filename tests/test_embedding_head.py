@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emovox.errors import ModelError
+from emovox.errors import ParameterError
 from emovox.models import fit_model, load_model, make_model, save_model
 from emovox.models.embedding_head import LayerSelect, SpeakerCVSelect, TemperatureScaled
 
@@ -28,9 +28,9 @@ def test_layer_select_keeps_the_named_blocks():
     X = np.arange(12, dtype=float).reshape(1, 12)
     out = LayerSelect(n_layers=6, layers=(2, 6)).fit(X).transform(X)
     assert out.tolist() == [[2.0, 3.0, 10.0, 11.0]]
-    with pytest.raises(ModelError, match="outside"):
+    with pytest.raises(ParameterError, match="outside"):
         LayerSelect(n_layers=6, layers=(7,)).fit(X)
-    with pytest.raises(ModelError, match="equal blocks"):
+    with pytest.raises(ParameterError, match="equal blocks"):
         LayerSelect(n_layers=5).fit(X)
 
 

@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from conftest import REPO_ROOT, make_tone, write_tone
-from emovox.errors import ModelError
+from emovox.errors import ModelError, ParameterError
 from emovox.features.cache import default_cache_dir
 from emovox.linear_head import LinearHead, collapse_linear
 from emovox.models.embedding_head import (
@@ -131,7 +131,7 @@ def test_head_save_load_round_trip_and_tamper_checks(tmp_path: Path) -> None:
     again = LinearHead.load(tmp_path)
     np.testing.assert_array_equal(again.predict_proba(X), head.predict_proba(X))
     assert list(again.classes) == list(head.classes)
-    with pytest.raises(ModelError, match="features per row"):
+    with pytest.raises(ParameterError, match="features per row"):
         head.predict_proba(X[:, :4])
     data = bytearray((tmp_path / "head.safetensors").read_bytes())
     data[-1] ^= 0xFF
@@ -141,7 +141,7 @@ def test_head_save_load_round_trip_and_tamper_checks(tmp_path: Path) -> None:
     (tmp_path / "head.json").write_text("{")
     with pytest.raises(ModelError, match="JSON"):
         LinearHead.load(tmp_path)
-    with pytest.raises(ModelError):
+    with pytest.raises(ParameterError):
         LinearHead(np.zeros((2, 3)), np.zeros(3), np.array(["a", "b"]))
 
 

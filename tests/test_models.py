@@ -103,7 +103,7 @@ def test_seed_cnn_for_39x216_and_7_classes_has_208111_trainable_and_192_bn_runni
 
 
 def test_seed_cnn_rejects_inputs_too_small():
-    with pytest.raises(ModelError, match="at least 32 x 27"):
+    with pytest.raises(ParameterError, match="at least 32 x 27"):
         SeedCNN(7, (20, 216))
 
 
@@ -137,17 +137,17 @@ def test_classic_models_accept_mfcc_images(pooling):
     model = fit_model(make_model("logreg", pooling=pooling), X, y)
     assert model.predict_proba(X).shape == (len(X), 3)
     assert np.mean(model.predict(X) == y) > 0.9
-    with pytest.raises(ModelError, match="trained on inputs of shape"):
+    with pytest.raises(ParameterError, match="trained on inputs of shape"):
         model.predict(X[:, :, :5])
 
 
 def test_torch_models_check_their_input(fitted):
     cnn = fitted["seed_cnn"]
-    with pytest.raises(ModelError, match="3-D"):
+    with pytest.raises(ParameterError, match="3-D"):
         cnn.predict(np.zeros((2, 39)))
-    with pytest.raises(ModelError, match="trained on inputs of shape"):
+    with pytest.raises(ParameterError, match="trained on inputs of shape"):
         cnn.predict(np.zeros((2, 39, 41)))
-    with pytest.raises(ModelError, match="NaN"):
+    with pytest.raises(ParameterError, match="NaN"):
         fitted["mlp"].predict(np.full((1, 8), np.nan))
     with pytest.raises(ModelError, match="not fitted"):
         SeedCNNClassifier().predict(np.zeros((1, 39, 40)))
@@ -215,7 +215,7 @@ def test_validation_split_without_groups_is_stratified():
     _, val = validation_split(y, fraction=0.2, seed=0)
     assert np.bincount(y[val]).tolist() == [8, 8, 4]
     assert len(validation_split(y, fraction=0.0)[1]) == 0
-    with pytest.raises(ModelError, match="two speakers"):
+    with pytest.raises(ParameterError, match="two speakers"):
         validation_split(y, np.zeros(len(y)), fraction=0.2)
 
 

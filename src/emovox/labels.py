@@ -23,7 +23,7 @@ from typing import Literal
 
 import pandas as pd
 
-from emovox.errors import EmovoxError
+from emovox.errors import EmovoxError, ParameterError
 
 EMOTIONS: tuple[str, ...] = ("anger", "fear", "disgust", "happy", "sad", "surprise", "neutral")
 """The seed system's seven emotions, in its order."""
@@ -49,7 +49,9 @@ def apply_policy(table: pd.DataFrame, policy: Policy = "drop") -> pd.DataFrame:
     name is kept in ``original_label`` when the table has no such column yet.
     """
     if policy not in POLICIES:
-        raise EmovoxError(f"Unknown label policy '{policy}'; choose one of {', '.join(POLICIES)}.")
+        raise ParameterError(
+            f"Unknown label policy '{policy}'; choose one of {', '.join(POLICIES)}."
+        )
     unknown = sorted(set(table["label"]) - set(ALL_LABELS))
     if unknown:
         raise EmovoxError(f"Labels outside the known set: {unknown}.")

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from emovox.errors import ModelError
+from emovox.errors import ModelError, ParameterError
 
 WEIGHTS_FILE = "head.safetensors"
 DESCRIPTION_FILE = "head.json"
@@ -56,14 +56,18 @@ class LinearHead:
         bias = np.asarray(self.bias, dtype=np.float64).reshape(-1)
         classes = np.asarray(self.classes)
         if weight.ndim != 2 or bias.shape != (weight.shape[0],) or len(classes) != len(bias):
-            raise ModelError(
+            raise ParameterError(
                 f"A linear head needs weight (classes, features), bias (classes,) and one name "
                 f"per class; got {weight.shape}, {bias.shape} and {len(classes)} classes."
             )
         if self.link not in LINKS:
-            raise ModelError(f"Unknown link {self.link!r} for a linear head; use one of {LINKS}.")
+            raise ParameterError(
+                f"Unknown link {self.link!r} for a linear head; use one of {LINKS}."
+            )
         if self.temperature is not None and not self.temperature > 0:
-            raise ModelError(f"A head's temperature must be positive, got {self.temperature!r}.")
+            raise ParameterError(
+                f"A head's temperature must be positive, got {self.temperature!r}."
+            )
         object.__setattr__(self, "weight", weight)
         object.__setattr__(self, "bias", bias)
         object.__setattr__(self, "classes", classes)
@@ -81,7 +85,7 @@ class LinearHead:
         """Scores ``X @ weight.T + bias`` in float64, shape (n, n_classes)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.weight.shape[1]:
-            raise ModelError(
+            raise ParameterError(
                 f"The head expects {self.weight.shape[1]} features per row, got shape {X.shape}."
             )
         return X @ self.weight.T + self.bias

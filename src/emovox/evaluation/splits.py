@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emovox.errors import EmovoxError
+from emovox.errors import EmovoxError, ParameterError
 
 SPEAKER_INDEPENDENT = "speaker-independent"
 CROSS_CORPUS = "cross-corpus"
@@ -33,7 +33,7 @@ class Fold:
 def _check_columns(table: pd.DataFrame, columns: tuple[str, ...]) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise EmovoxError(f"The corpus table lacks column(s) {missing} needed for this split.")
+        raise ParameterError(f"The corpus table lacks column(s) {missing} needed for this split.")
 
 
 def assign_speaker_folds(table: pd.DataFrame, *, n_folds: int = 5, seed: int = 0) -> pd.Series:
@@ -160,4 +160,4 @@ def make_folds(
         return CROSS_CORPUS_SHARED, cross_corpus_folds(table, shared_classes=True)
     if protocol == "random":
         return SPEAKER_DEPENDENT, random_folds(table, n_folds=n_folds, seed=seed)
-    raise EmovoxError(f"Unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}.")
+    raise ParameterError(f"Unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}.")

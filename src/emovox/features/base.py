@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
-from emovox.errors import AudioError, EmovoxError
+from emovox.errors import AudioError, EmovoxError, ParameterError
 
 
 @runtime_checkable
@@ -77,12 +77,12 @@ def _coerce_fields(obj: Any) -> None:
         elif base == "int" and isinstance(value, float) and value.is_integer():
             object.__setattr__(obj, field.name, int(value))
         elif base == "int" and (not isinstance(value, int) or isinstance(value, bool)):
-            raise EmovoxError(
+            raise ParameterError(
                 f"Parameter '{field.name}' of extractor '{type(obj).name}' must be a whole "
                 f"number, got {value!r}."
             )
         elif base == "float" and not isinstance(value, (int, float)):
-            raise EmovoxError(
+            raise ParameterError(
                 f"Parameter '{field.name}' of extractor '{type(obj).name}' must be a number, "
                 f"got {value!r}."
             )
@@ -92,7 +92,7 @@ def require_positive(extractor: Any, **values: float) -> None:
     """Raise :class:`EmovoxError` naming the first parameter that is not > 0."""
     for key, value in values.items():
         if not value > 0:
-            raise EmovoxError(
+            raise ParameterError(
                 f"Parameter '{key}' of extractor '{extractor.name}' must be positive, "
                 f"got {value!r}."
             )
@@ -176,7 +176,7 @@ def extractor_class(name: str) -> type:
     try:
         return EXTRACTORS[name]
     except KeyError:
-        raise EmovoxError(
+        raise ParameterError(
             f"Unknown feature extractor '{name}'; known ones are: "
             f"{', '.join(available_extractors())}."
         ) from None
@@ -185,7 +185,7 @@ def extractor_class(name: str) -> type:
 def make_extractor(config: dict[str, Any]) -> FeatureExtractor:
     """Build the extractor that ``config`` (as returned by ``config()``) describes."""
     if not isinstance(config, dict) or not isinstance(config.get("name"), str):
-        raise EmovoxError(
+        raise ParameterError(
             f"An extractor config is a dict with a 'name' key, e.g. {{'name': 'mfcc_image'}}; "
             f"got {config!r}."
         )
@@ -196,14 +196,14 @@ def make_extractor(config: dict[str, Any]) -> FeatureExtractor:
         accepted = {f.name for f in dataclasses.fields(cls) if f.init}
         unknown = sorted(set(params) - accepted)
         if unknown:
-            raise EmovoxError(
+            raise ParameterError(
                 f"Unknown parameter(s) {', '.join(unknown)} for extractor '{name}'; "
                 f"it accepts: {', '.join(sorted(accepted)) or 'none'}."
             )
     try:
         return cls(**params)
     except TypeError as exc:
-        raise EmovoxError(f"Bad parameters for extractor '{name}': {exc}.") from exc
+        raise ParameterError(f"Bad parameters for extractor '{name}': {exc}.") from exc
 
 
 # ---------------------------------------------------------------- config identity
@@ -214,7 +214,7 @@ def canonical_json(value: Any) -> str:
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     except (TypeError, ValueError) as exc:
-        raise EmovoxError(f"Extractor config is not JSON-able ({exc}): {value!r}.") from exc
+        raise ParameterError(f"Extractor config is not JSON-able ({exc}): {value!r}.") from exc
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -152,7 +152,7 @@ def extract_table(
 def stack_features(features: Sequence[np.ndarray]) -> np.ndarray:
     """Stack equal-shaped arrays into one with a new first axis (one row per file)."""
     if len(features) == 0:
-        raise EmovoxError("There are no features to stack (an empty list was given).")
+        raise ParameterError("There are no features to stack (an empty list was given).")
     shapes = Counter(np.shape(f) for f in features)
     if len(shapes) > 1:
         first = {}
@@ -161,7 +161,7 @@ def stack_features(features: Sequence[np.ndarray]) -> np.ndarray:
         listing = "; ".join(
             f"{shape} x{count} (first at {first[shape]})" for shape, count in shapes.most_common()
         )
-        raise EmovoxError(
+        raise ParameterError(
             f"Cannot stack features of different shapes: {listing}. Variable-length features "
             "(e.g. logmel) must be padded, cropped or pooled to one shape first."
         )

@@ -37,7 +37,7 @@ import numpy as np
 from emovox.audio import load_audio
 from emovox.cache_root import CACHE_ENV as CACHE_ENV  # re-exported
 from emovox.cache_root import cache_root
-from emovox.errors import AudioError, EmovoxError
+from emovox.errors import AudioError, ParameterError
 from emovox.features.base import FeatureExtractor, canonical_json, config_hash
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -174,7 +174,7 @@ class FeatureCache:
         since the cache could not tell its output from the untransformed one.
         """
         if transform_key is not None and transform is None:
-            raise EmovoxError("transform_key was given without a transform.")
+            raise ParameterError("transform_key was given without a transform.")
         cacheable = transform is None or transform_key is not None
         if cacheable:
             features = self.get(path, extractor, transform_key=transform_key)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emovox.audio import SAMPLE_RATE
-from emovox.errors import EmovoxError
+from emovox.errors import ParameterError
 from emovox.features.base import Extractor, as_signal, register, require_positive
 
 
@@ -45,7 +45,7 @@ class LogMel(Extractor):
             self, n_mels=self.n_mels, win_ms=self.win_ms, hop_ms=self.hop_ms, eps=self.eps
         )
         if not 0 <= self.fmin < self.fmax <= SAMPLE_RATE / 2:
-            raise EmovoxError(
+            raise ParameterError(
                 f"Extractor '{self.name}' needs 0 <= fmin < fmax <= {SAMPLE_RATE // 2} Hz, "
                 f"got fmin={self.fmin}, fmax={self.fmax}."
             )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emovox.audio import SAMPLE_RATE, resample
-from emovox.errors import EmovoxError
+from emovox.errors import ParameterError
 from emovox.features.base import Extractor, as_signal, register, require_positive
 
 MIN_AFTER_OFFSET = 0.5
@@ -61,7 +61,7 @@ class MfccImage(Extractor):
             n_frames=self.n_frames,
         )
         if self.offset < 0:
-            raise EmovoxError(f"Parameter 'offset' of extractor '{self.name}' must be >= 0.")
+            raise ParameterError(f"Parameter 'offset' of extractor '{self.name}' must be >= 0.")
 
     def excerpt(self, signal: np.ndarray) -> np.ndarray:
         """The part of the 16 kHz ``signal`` that is analysed, resampled to ``sample_rate``."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emovox.audio import SAMPLE_RATE
-from emovox.errors import EmovoxError
+from emovox.errors import ParameterError
 from emovox.features.base import Extractor, as_signal, register, require_positive
 from emovox.features.logmel import frame_sizes
 
@@ -46,12 +46,12 @@ class MfccStats(Extractor):
             fmax=self.fmax,
         )
         if self.n_mfcc > self.n_mels:
-            raise EmovoxError(
+            raise ParameterError(
                 f"Extractor '{self.name}' needs n_mfcc <= n_mels, got {self.n_mfcc} > "
                 f"{self.n_mels}."
             )
         if self.fmax > SAMPLE_RATE / 2:
-            raise EmovoxError(f"Extractor '{self.name}' needs fmax <= {SAMPLE_RATE // 2} Hz.")
+            raise ParameterError(f"Extractor '{self.name}' needs fmax <= {SAMPLE_RATE // 2} Hz.")
 
     def feature_names(self) -> list[str]:
         """One name per output value, e.g. ``mfcc01_mean``, ``d_mfcc01_mean``, ``dd_mfcc40_std``."""

@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from emovox.errors import ModelError
+from emovox.errors import ParameterError
 
 POOLINGS = ("mean", "flatten")
 
@@ -37,17 +37,19 @@ class TimePooling(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> TimePooling:
         if self.pooling not in POOLINGS:
-            raise ModelError(f"pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}.")
+            raise ParameterError(
+                f"pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}."
+            )
         X = np.asarray(X)
         if X.ndim not in (2, 3):
-            raise ModelError(f"Expected a 2-D or 3-D array (rows first), got shape {X.shape}.")
+            raise ParameterError(f"Expected a 2-D or 3-D array (rows first), got shape {X.shape}.")
         self.input_shape_ = tuple(int(size) for size in X.shape[1:])
         return self
 
     def transform(self, X: Any) -> np.ndarray:
         X = np.asarray(X)
         if tuple(X.shape[1:]) != self.input_shape_:
-            raise ModelError(
+            raise ParameterError(
                 f"This model was trained on inputs of shape {self.input_shape_}, "
                 f"not {tuple(X.shape[1:])}."
             )

@@ -26,7 +26,7 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from emovox.errors import ModelError
+from emovox.errors import ParameterError
 from emovox.models.torch_training import validation_split
 
 
@@ -40,12 +40,12 @@ class LayerSelect(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> LayerSelect:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] % self.n_layers:
-            raise ModelError(
+            raise ParameterError(
                 f"Expected {self.n_layers} equal blocks of features, got shape {X.shape}."
             )
         bad = [k for k in self.layers if not 1 <= k <= self.n_layers]
         if bad:
-            raise ModelError(f"Layers {bad} are outside 1..{self.n_layers}.")
+            raise ParameterError(f"Layers {bad} are outside 1..{self.n_layers}.")
         self.block_ = X.shape[1] // self.n_layers
         self.n_features_in_ = X.shape[1]
         return self
@@ -53,7 +53,7 @@ class LayerSelect(TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         X = np.asarray(X)
         if X.shape[1] != self.n_features_in_:
-            raise ModelError(f"Expected {self.n_features_in_} features, got {X.shape[1]}.")
+            raise ParameterError(f"Expected {self.n_features_in_} features, got {X.shape[1]}.")
         blocks = [X[:, (k - 1) * self.block_ : k * self.block_] for k in self.layers]
         return np.concatenate(blocks, axis=1)
 
@@ -81,7 +81,7 @@ class SpeakerCVSelect(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, groups: Any = None) -> SpeakerCVSelect:
         if not self.candidates:
-            raise ModelError("SpeakerCVSelect needs at least one candidate.")
+            raise ParameterError("SpeakerCVSelect needs at least one candidate.")
         X, y = np.asarray(X), np.asarray(y)
         groups = None if groups is None else np.asarray(groups)
         scores: dict[str, float] = {}
@@ -131,7 +131,7 @@ class TemperatureScaled(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any, groups: Any = None) -> TemperatureScaled:
         if self.estimator is None:
-            raise ModelError("TemperatureScaled needs an estimator.")
+            raise ParameterError("TemperatureScaled needs an estimator.")
         X, y = np.asarray(X), np.asarray(y)
         groups = None if groups is None else np.asarray(groups)
         if groups is not None and len(np.unique(groups)) < 2:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from emovox.errors import ModelError
+from emovox.errors import ParameterError
 from emovox.models.torch_training import TorchClassifier
 
 
@@ -82,7 +82,7 @@ class MLPHeadClassifier(TorchClassifier):
     def build_network(self, input_shape: tuple[int, ...], n_classes: int) -> nn.Module:
         hidden = tuple(int(size) for size in self.hidden)
         if any(size < 1 for size in hidden):
-            raise ModelError(f"hidden layer widths must be positive, not {self.hidden}.")
+            raise ParameterError(f"hidden layer widths must be positive, not {self.hidden}.")
         return MLPHead(input_shape[0], n_classes, hidden=hidden, dropout=self.dropout)
 
 

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from emovox.errors import ModelError
+from emovox.errors import ParameterError
 from emovox.models.torch_training import TorchClassifier
 
 SEED_INPUT_SHAPE = (39, 216)
@@ -53,7 +53,7 @@ def feature_map_shape(input_shape: tuple[int, int]) -> tuple[int, int]:
     height, width = height - 2, width - 2  # conv 3
     height //= 2  # pool (2, 1)
     if height < 1 or width < 1:
-        raise ModelError(
+        raise ParameterError(
             f"The seed CNN needs inputs of at least 32 x 27 (coefficients x frames), "
             f"not {input_shape[0]} x {input_shape[1]}."
         )

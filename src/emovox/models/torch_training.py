@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
 from torch import nn
 
-from emovox.errors import ModelError
+from emovox.errors import ModelError, ParameterError
 
 PREDICT_BATCH_SIZE = 512
 """Rows per forward pass at prediction time."""
@@ -56,15 +56,15 @@ def validation_split(
     n = len(y)
     everything = np.arange(n)
     if not 0.0 <= fraction < 1.0:
-        raise ModelError(f"val_fraction must be in [0, 1), not {fraction}.")
+        raise ParameterError(f"val_fraction must be in [0, 1), not {fraction}.")
     if fraction == 0.0:
         return everything, everything[:0]
     if groups is not None:
         groups = np.asarray(groups)
         if len(groups) != n:
-            raise ModelError(f"groups has {len(groups)} entries but there are {n} rows.")
+            raise ParameterError(f"groups has {len(groups)} entries but there are {n} rows.")
         if len(np.unique(groups)) < 2:
-            raise ModelError(
+            raise ParameterError(
                 "A validation split by speaker needs at least two speakers in the training "
                 "data; pass more speakers, groups=None, or val_fraction=0."
             )
@@ -264,9 +264,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         X = self._check_X(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X):
-            raise ModelError(f"Expected {len(X)} labels in a 1-D array, got shape {y.shape}.")
+            raise ParameterError(f"Expected {len(X)} labels in a 1-D array, got shape {y.shape}.")
         if self.class_weight not in CLASS_WEIGHTS:
-            raise ModelError(f"class_weight must be None or 'balanced', not {self.class_weight!r}.")
+            raise ParameterError(
+                f"class_weight must be None or 'balanced', not {self.class_weight!r}."
+            )
         classes, y_index = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ModelError("Training data must contain at least two classes.")
@@ -336,7 +338,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         X = self._check_X(X)
         if X.shape[1:] != self.input_shape_:
-            raise ModelError(
+            raise ParameterError(
                 f"This model was trained on inputs of shape {self.input_shape_}, "
                 f"not {tuple(X.shape[1:])}."
             )
@@ -383,12 +385,12 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def _check_X(self, X: Any) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim != self.input_ndim:
-            raise ModelError(
+            raise ParameterError(
                 f"{type(self).__name__} expects a {self.input_ndim}-D array "
                 f"(rows first), got {X.ndim}-D with shape {X.shape}."
             )
         if len(X) == 0:
-            raise ModelError("No input rows.")
+            raise ParameterError("No input rows.")
         if not np.isfinite(X).all():
-            raise ModelError("The input contains NaN or infinite values.")
+            raise ParameterError("The input contains NaN or infinite values.")
         return X
