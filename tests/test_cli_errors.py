@@ -11,31 +11,14 @@ import pytest
 
 from conftest import write_tone
 from emovox.interfaces import cli
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["emovox", *args])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from helpers import run_cli, tone_manifest
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     """A manifest corpus of tones: 'anger' high, 'sad' low; 4 speakers."""
     root = tmp_path_factory.mktemp("corpus")
-    lines = ["path,label,speaker"]
-    for s in range(4):
-        for i in range(3):
-            for label, freq in (("anger", 600.0), ("sad", 120.0)):
-                name = f"s{s}_{label}_{i}.wav"
-                write_tone(root / name, freq=freq * (1 + 0.03 * i), duration=1.0, seed=s * 10 + i)
-                lines.append(f"{name},{label},spk{s}")
-    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    tone_manifest(root, per_label=3)
     return root
 
 

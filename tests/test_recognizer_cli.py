@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from conftest import make_tone, write_tone
 from emovox import Recognizer
 from emovox.corpora import load_corpus
 from emovox.errors import AudioError, ModelError
-from emovox.interfaces import cli
+from helpers import run_cli, tone_manifest
 
 FEATURES = {"name": "stats", "n_mfcc": 13}
 
@@ -22,14 +21,7 @@ FEATURES = {"name": "stats", "n_mfcc": 13}
 def corpus(tmp_path_factory) -> Path:
     """A manifest corpus: 'anger' is a high tone, 'sad' a low one; 4 speakers, 4 files each."""
     root = tmp_path_factory.mktemp("corpus")
-    lines = ["path,label,speaker"]
-    for s in range(4):
-        for i in range(4):
-            for label, freq in (("anger", 600.0), ("sad", 120.0)):
-                name = f"s{s}_{label}_{i}.wav"
-                write_tone(root / name, freq=freq * (1 + 0.03 * i), duration=1.0, seed=s * 10 + i)
-                lines.append(f"{name},{label},spk{s}")
-    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    tone_manifest(root, per_label=4)
     return root
 
 
@@ -38,17 +30,6 @@ def trained(corpus: Path, tmp_path_factory) -> Path:
     table = load_corpus("manifest", corpus / "manifest.csv")
     recognizer = Recognizer.train(table, features=FEATURES, classifier="logreg")
     return recognizer.save(tmp_path_factory.mktemp("model") / "tones")
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["emovox", *args])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_trained_recognizer_predicts_and_round_trips(trained: Path, tmp_path: Path):
@@ -146,9 +127,7 @@ def test_cli_rejects_a_bad_duration_before_announcing(duration, tmp_path, monkey
         assert "duration" in err
 
 
-def test_cli_predict_record_announces_once_the_stream_is_open(
-    trained: Path, monkeypatch, capsys
-):
+def test_cli_predict_record_announces_once_the_stream_is_open(trained: Path, monkeypatch, capsys):
     from emovox.audio import record as record_module
     from emovox.audio.record import InputDevice
 
