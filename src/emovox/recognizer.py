@@ -86,6 +86,23 @@ class Recognizer:
             f"fast={self.fast}{where})"
         )
 
+    @property
+    def model_id(self) -> str:
+        """Names this model in results: ``NAME@HASH``, the folder's name and the first 12
+        hex digits of the sha256 of its metadata (``unsaved@...`` before saving)."""
+        import hashlib
+        import json
+
+        digest = hashlib.sha256(
+            json.dumps(
+                {"labels": self.labels, "features": self.features, "meta": self.metadata},
+                sort_keys=True,
+                default=str,
+            ).encode()
+        ).hexdigest()[:12]
+        name = "unsaved" if self.folder is None else self.folder.name
+        return f"{name}@{digest}"
+
     # -- building -----------------------------------------------------------------------
     @classmethod
     def train(

@@ -4,11 +4,14 @@
   block-wise :class:`VadStream`;
 - :mod:`~emovox.segmentation.regions`: pure post-processing, probabilities -> :class:`Region` s;
 - :mod:`~emovox.segmentation.vad`: :func:`speech_regions`, :func:`speech_ratio`,
-  :func:`has_speech`, :func:`speech_summary` on a signal.
+  :func:`has_speech`, :func:`speech_summary` on a signal;
+- :mod:`~emovox.segmentation.online`: :class:`UtteranceSegmenter`, utterances from a stream
+  of blocks (a file read block by block, a microphone): the segmenter of timeline and live.
 
 Importing this package loads neither onnxruntime nor the model; the first call does.
 """
 
+from emovox.segmentation.online import Utterance, UtteranceSegmenter
 from emovox.segmentation.regions import (
     Region,
     VadParams,
@@ -46,6 +49,8 @@ __all__ = [
     "Region",
     "SileroVad",
     "SpeechSummary",
+    "Utterance",
+    "UtteranceSegmenter",
     "VadParams",
     "VadStream",
     "binarize",
