@@ -464,6 +464,10 @@ def train(
         out.print(f"Saved {saved}: {training['n_files']} files, classes {recognizer.labels}.")
 
 
+# Commands kept in their own modules register themselves on `app` when imported here.
+from emovox.interfaces import listen_command, timeline_command  # noqa: E402, F401
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as one readable line on stderr (not Python's file:line: and source line)."""
     err.print(f"[yellow]warning:[/yellow] {escape(str(message))}", highlight=False)

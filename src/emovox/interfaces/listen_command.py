@@ -1,0 +1,3 @@
+"""``emovox listen``: registered on the CLI's app when :mod:`emovox.interfaces.cli` imports it."""
+
+from __future__ import annotations
