@@ -216,3 +216,13 @@ def test_a_sound_without_speech_is_flagged_rather_than_answered_confidently(tone
         assert tones.predict(square, sample_rate=16_000).speech is None
     finally:
         tones.check_speech = True
+
+
+def test_input_not_scaled_as_audio_is_rescaled_and_said_in_the_prediction(tones):
+    tone = make_tone(freq=600.0, duration=1.0)
+    as_int16_values = (tone / np.max(np.abs(tone)) * 20_000).round().astype(np.float32)
+    rescaled = tones.predict(as_int16_values, sample_rate=16_000)
+    assert any("16-bit" in w or "rescal" in w.lower() for w in rescaled.warnings), rescaled
+    clean = tones.predict(tone, sample_rate=16_000)
+    assert not any("rescal" in w.lower() for w in clean.warnings)
+    assert rescaled.label == clean.label == "anger"
