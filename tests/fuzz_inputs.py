@@ -205,7 +205,19 @@ def encode(signal: np.ndarray, rate: int, container: str, subtype: str) -> bytes
     buffer = io.BytesIO()
     sf.write(buffer, signal, rate, format=container, subtype=subtype)
     data = buffer.getvalue()
-    return _fixed_ogg_serial(data) if container == "OGG" else data
+    if container == "OGG":
+        return _fixed_ogg_serial(data)
+    return _fixed_peak_time(data) if container in ("WAV", "WAVEX", "RF64") else data
+
+
+def _fixed_peak_time(data: bytes) -> bytes:
+    """Zero the timestamp libsndfile writes into a WAV PEAK chunk (float subtypes), so that
+    the same case gives the same bytes in any second."""
+    at = data.find(b"PEAK", 12)
+    if at < 0 or len(data) < at + 16:
+        return data
+    # PEAK: id, size (4), version (4), timestamp (4), then per-channel values.
+    return data[: at + 12] + b"\x00\x00\x00\x00" + data[at + 16 :]
 
 
 def _valid_file(
