@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -35,3 +36,104 @@ def tone_manifest(root: Path, *, speakers: int = 4, per_label: int = 4) -> Path:
     manifest = root / "manifest.csv"
     manifest.write_text("\n".join(lines) + "\n")
     return manifest
+
+
+# --- a virtual microphone: a private PulseAudio daemon whose null sink's monitor is the input
+
+
+class VirtualMicUnavailable(RuntimeError):
+    """This machine cannot run a virtual microphone; the message says what is missing."""
+
+
+def virtual_mic_missing() -> str | None:
+    """Why no virtual microphone can run here (a tool, the ALSA plugin, PortAudio), or None."""
+    import glob
+    import shutil
+
+    for tool in ("pulseaudio", "pactl", "pacat", "paplay"):
+        if shutil.which(tool) is None:
+            return f"'{tool}' not found (apt-get install pulseaudio pulseaudio-utils)"
+    patterns = ["/usr/lib/*/alsa-lib/libasound_module_pcm_pulse.so"]
+    patterns += ["/usr/lib*/alsa-lib/libasound_module_pcm_pulse.so"]
+    if not any(glob.glob(pattern) for pattern in patterns):
+        return "the ALSA pulse plugin is missing (apt-get install libasound2-plugins)"
+    from emovox.audio import record as record_mod
+    from emovox.errors import DeviceError
+
+    try:
+        record_mod._sounddevice()
+    except DeviceError as exc:
+        return str(exc)
+    return None
+
+
+VIRTUAL_SINK = "emovox_virtual"
+
+
+@contextlib.contextmanager
+def virtual_microphone(*, rate: int = 48000):
+    """A private PulseAudio daemon with a null sink ``emovox_virtual`` whose monitor is the
+    default source; yields ``(env, runtime)``: run recorders (fresh processes: PortAudio
+    lists the ALSA 'pulse' device only once the server runs) and ``paplay
+    --device=emovox_virtual FILE`` with ``env``. Raises :class:`VirtualMicUnavailable`.
+    The same daemon as tests/test_record.py starts."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+
+    reason = virtual_mic_missing()
+    if reason:
+        raise VirtualMicUnavailable(reason)
+    runtime = Path(tempfile.mkdtemp(prefix="emovox-pa-"))  # short: socket paths are limited
+    socket = runtime / "native"
+    env = {
+        **os.environ,
+        "HOME": str(runtime),
+        "XDG_RUNTIME_DIR": str(runtime),
+        "XDG_CONFIG_HOME": str(runtime / "config"),
+        "PULSE_RUNTIME_PATH": str(runtime / "pulse"),
+        "PULSE_STATE_PATH": str(runtime / "state"),
+        "PULSE_SERVER": f"unix:{socket}",
+    }
+    log_path = runtime / "pulseaudio.log"
+    command = [
+        "pulseaudio",
+        "-n",  # no default.pa: no real hardware, no dbus, no X11
+        "--daemonize=no",
+        "--use-pid-file=no",
+        "--exit-idle-time=-1",
+        "--system=false",
+        f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
+        f"--load=module-null-sink sink_name={VIRTUAL_SINK} rate={rate} channels=2",
+    ]
+    with open(log_path, "wb") as log_file:
+        daemon = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if daemon.poll() is not None:
+                raise VirtualMicUnavailable(
+                    f"pulseaudio exited at start: {log_path.read_text()[-500:]}"
+                )
+            ok = subprocess.run(["pactl", "info"], env=env, capture_output=True, timeout=10)
+            if ok.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise VirtualMicUnavailable(
+                    f"pulseaudio did not answer: {log_path.read_text()[-500:]}"
+                )
+            time.sleep(0.2)
+        subprocess.run(
+            ["pactl", "set-default-source", f"{VIRTUAL_SINK}.monitor"], env=env, check=True
+        )
+        yield env, runtime
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait(timeout=5)
+        shutil.rmtree(runtime, ignore_errors=True)
