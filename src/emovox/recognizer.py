@@ -44,6 +44,12 @@ __all__ = ["Failure", "Prediction", "Recognizer", "default_model_path"]
 Classes = str | Sequence[str] | None
 """A restriction of the answer: names (any case), or one comma-separated string."""
 
+LONG_RECORDING = 30.0
+"""Seconds above which ``predict`` adds a warning pointing to :meth:`Recognizer.timeline`
+(and still answers): the default model learnt from clips of 0.4-9 s (most of them 1-4 s),
+and 30 s is also where the Whisper encoder starts cutting the input into chunks whose frames
+are pooled together."""
+
 
 class Recognizer:
     """A feature extractor and a fitted classifier, described by JSON metadata.
@@ -275,6 +281,43 @@ class Recognizer:
             count.advance(artifact=results[-1])
         return results
 
+    def timeline(
+        self,
+        source: AudioSource,
+        *,
+        sample_rate: int | None = None,
+        window: float = 3.0,
+        hop: float | None = None,
+        merge: bool = False,
+        channels: str = "mix",
+        classes: Classes = None,
+        hook: ProgressHook | None = None,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """Emotion over time in a recording of any length: a DataFrame indexed by
+        ``(start, end)`` in seconds with the columns ``channel``, ``label``, ``confidence``
+        and ``p_<class>``, one row per analysis window of speech (``merge``: per segment of
+        one emotion); empty when there is no speech. The file is read block by block, so
+        memory does not grow with its length. ``window`` and ``hop`` in seconds (``hop``
+        None: no overlap); ``channels="each"`` analyses each channel on its own. Further
+        ``options`` (``min_window``, ``merge_gap``, ``vad_params``, ``envelope``, ...) and
+        the result's ``attrs`` (warnings of a truncated file among them): see
+        :func:`emovox.timeline.timeline`, the engine this delegates to."""
+        from emovox.timeline import timeline
+
+        return timeline(
+            self,
+            source,
+            sample_rate=sample_rate,
+            window=window,
+            hop=hop,
+            merge=merge,
+            channels=channels,  # type: ignore[arg-type]
+            classes=classes,
+            hook=hook,
+            **options,
+        )
+
     # -- the one place audio becomes an answer ------------------------------------------
     def _predict_source(
         self,
@@ -290,6 +333,12 @@ class Recognizer:
         )
         notes: list[str] = []
         signal = load_audio(source, sample_rate=sample_rate, notes=notes, **part)
+        if signal.size > LONG_RECORDING * SAMPLE_RATE:
+            notes.append(
+                f"This recording is {signal.size / SAMPLE_RATE:.0f} s long: one emotion for "
+                "all of it means little (the model learnt from clips of a few seconds). "
+                "For emotion over time use `emovox timeline` or Recognizer.timeline."
+            )
         speech = self._speech(signal, notes)
         probabilities = self._probabilities(signal, chosen)
         label = max(probabilities, key=probabilities.__getitem__)
