@@ -116,7 +116,11 @@ def _library_warnings() -> Iterator[None]:
 @app.command()
 def predict(
     files: Annotated[
-        list[str] | None, typer.Argument(help="Audio files; - reads one from standard input.")
+        list[str] | None,
+        typer.Argument(
+            help="Audio files (- reads one from standard input), folders (their audio files, "
+            "recursively) or manifests (.csv with a path column)."
+        ),
     ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model folder (default: bundled model).")
@@ -134,11 +138,51 @@ def predict(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Batch: write one row per file to this .csv or .parquet as it goes; a rerun "
+            "with the same --out skips the files already there.",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", help="With --out: worker processes (default: one per core)."),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", help="With --out: files per task (default: up to 32)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --out: delete what it holds and start over.")
+    ] = False,
 ) -> None:
-    """Predict the emotion of recordings, printing every class probability."""
+    """Predict the emotion of recordings, printing every class probability; with --out,
+    of whole folders into a CSV or Parquet file, resumably."""
     from emovox.recognizer import Failure, Recognizer
 
-    sources: list[str] = list(files or [])
+    if output is not None:
+        if record:
+            raise ParameterError("--record and --out do not go together; record, then predict.")
+        _predict_batch(
+            files or [],
+            output=output,
+            model=model,
+            jobs=jobs,
+            classes=classes,
+            batch_size=batch_size,
+            force=force,
+            as_json=as_json,
+        )
+        return
+    if jobs is not None or batch_size is not None or force:
+        raise ParameterError(
+            "--jobs, --batch-size and --force are for a batch written to a file: add "
+            "--out results.csv (or .parquet)."
+        )
+    sources: list[str] = _expand_sources(files or [])
     if record and sources:
         raise ParameterError(
             "Give audio files or --record, not both (with --record, emovox predicts what it "
@@ -184,6 +228,74 @@ def predict(
                         highlight=False,
                     )
     if any(isinstance(r, Failure) for r in results):
+        raise typer.Exit(1)
+
+
+def _expand_sources(sources: list[str]) -> list[str]:
+    """Folders and manifests among ``sources`` replaced by the files they list (files and
+    ``-`` stay as given, so a missing file is reported as that file's error)."""
+    from emovox.batch.inputs import audio_files, is_manifest, manifest_paths
+
+    expanded: list[str] = []
+    for source in sources:
+        if source != "-" and Path(source).is_dir():
+            expanded.extend(audio_files(source))
+        elif source != "-" and is_manifest(source) and Path(source).is_file():
+            expanded.extend(manifest_paths(source))
+        else:
+            expanded.append(source)
+    return expanded
+
+
+def _predict_batch(
+    sources: list[str],
+    *,
+    output: Path,
+    model: Path | None,
+    jobs: int | None,
+    classes: str | None,
+    batch_size: int | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """``predict ... --out FILE``: the resumable folder batch (:mod:`emovox.batch`)."""
+    from emovox.batch import predict_folder
+
+    if not sources:
+        raise ParameterError(
+            "Give the folders, manifests (.csv) or audio files to predict into --out."
+        )
+    with _progress(not as_json) as hook:
+        summary = predict_folder(
+            sources,
+            output,
+            model=model,
+            jobs=jobs,
+            classes=classes,
+            batch_size=batch_size,
+            force=force,
+            hook=hook,
+        )
+    for note in summary.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        rate = summary.files_per_second
+        speed = f" ({rate:.1f} files/s, {summary.jobs} process(es))" if rate else ""
+        out.print(
+            f"{summary.files} files in {escape(str(summary.output))}: {summary.processed} "
+            f"predicted now{speed}, {summary.skipped} already there; {summary.failed} failed.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        shown = 10
+        for source, error in summary.failures[:shown]:
+            err.print(f"[red]{escape(source)}[/red]: {escape(error)}", highlight=False)
+        more = summary.failed - min(shown, len(summary.failures))
+        if more > 0:
+            err.print(f"{more} more failed: rows with status 'error' in {escape(str(output))}.")
+    if summary.failed:
         raise typer.Exit(1)
 
 

@@ -1,4 +1,10 @@
-"""The CLI's progress display: a :mod:`emovox.progress` hook drawn with rich on stderr."""
+"""The CLI's progress display: a :mod:`emovox.progress` hook drawn with rich on stderr.
+
+Each step is one line: a bar, ``done/total``, the rate in units per second, the time
+elapsed and the time left. The rate and the time left are rich's estimates from the
+updates of the last 30 seconds; the first update of a step is their baseline, so a resumed
+batch that starts at ``completed=done`` is timed by this run's work only.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,26 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
+
+
+class RateColumn(ProgressColumn):
+    """Units per second (per minute when slower than one a second), blank until known."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if not speed:
+            return Text("", style="progress.data.speed")
+        shown = f"{speed:.1f}/s" if speed >= 1 else f"{speed * 60:.1f}/min"
+        return Text(shown, style="progress.data.speed")
 
 
 class RichProgress:
@@ -31,6 +51,7 @@ class RichProgress:
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
+            RateColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console,
