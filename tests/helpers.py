@@ -6,6 +6,8 @@ import contextlib
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from conftest import write_tone
 
 
@@ -137,3 +139,25 @@ def virtual_microphone(*, rate: int = 48000):
             daemon.kill()
             daemon.wait(timeout=5)
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+# --- synthetic signals that silero-vad does (buzz) and does not (quiet) take for speech
+
+SR = 16_000
+
+
+def buzz(seconds: float, *, f0: float = 100.0, seed: int = 0) -> np.ndarray:
+    """A harmonic buzz at a male voice's pitch, loudness pulsed at syllable rate (4 Hz): the
+    one synthetic signal measured to read as speech to silero-vad (tests/test_vad.py)."""
+    t = np.arange(int(SR * seconds)) / SR
+    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t - np.pi / 2)
+    noise = 0.01 * np.random.default_rng(seed).standard_normal(t.size)
+    return (0.3 * tone / np.max(np.abs(tone)) * envelope + noise).astype(np.float32)
+
+
+def quiet(seconds: float, *, seed: int = 1, level: float = 0.01) -> np.ndarray:
+    """A room-noise floor: white noise at ``level`` (0.01: about -40 dBFS)."""
+    return (level * np.random.default_rng(seed).standard_normal(int(SR * seconds))).astype(
+        np.float32
+    )

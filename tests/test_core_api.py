@@ -14,6 +14,7 @@ from emovox.errors import AudioError, EmovoxError, ModelError, ParameterError
 from emovox.output import check_output_folder, replace_folder_contents, staging_folder
 from emovox.progress import StepCounter, TimingHook, TqdmProgress
 from emovox.results import Failure, Prediction, results_frame
+from helpers import buzz
 
 
 def test_parameter_error_is_both_an_emovox_error_and_a_value_error():
@@ -192,16 +193,6 @@ def test_save_refuses_a_non_empty_folder_unless_forced(tones, tmp_path: Path):
     assert not list(tmp_path.glob(".model.*.partial")), "no staging folder left behind"
 
 
-def _voiced_buzz(seconds: float, *, f0: float = 100.0) -> np.ndarray:
-    """A harmonic buzz at a male voice's pitch, loudness pulsed at syllable rate (4 Hz): the
-    synthetic signal silero-vad was measured to take for speech (see tests/test_vad.py)."""
-    t = np.arange(int(16_000 * seconds)) / 16_000
-    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t - np.pi / 2)
-    noise = 0.01 * np.random.default_rng(0).standard_normal(t.size)
-    return (0.3 * tone / np.max(np.abs(tone)) * envelope + noise).astype(np.float32)
-
-
 def test_a_sound_without_speech_is_flagged_rather_than_answered_confidently(tones):
     t = np.arange(3 * 16_000) / 16_000
     square = (0.9 * np.sign(np.sin(2 * np.pi * 220 * t))).astype(np.float32)  # clipped square
@@ -209,7 +200,7 @@ def test_a_sound_without_speech_is_flagged_rather_than_answered_confidently(tone
     assert flagged.speech is False
     assert any("No speech found" in w for w in flagged.warnings)
     assert flagged.to_dict()["speech"] is False
-    voiced = tones.predict(_voiced_buzz(3.0), sample_rate=16_000)
+    voiced = tones.predict(buzz(3.0), sample_rate=16_000)
     assert voiced.speech is True and voiced.warnings == ()
     tones.check_speech = False
     try:

@@ -35,8 +35,7 @@ from emovox.live import listener as listener_mod
 from emovox.recognizer import Recognizer
 from emovox.results import Prediction
 from emovox.segmentation import UtteranceSegmenter, VadParams
-from helpers import VIRTUAL_SINK, VirtualMicUnavailable, run_cli, virtual_microphone
-from test_online_segmenter import buzz, quiet
+from helpers import VIRTUAL_SINK, VirtualMicUnavailable, buzz, quiet, run_cli, virtual_microphone
 
 SR = 16_000
 

@@ -10,23 +10,9 @@ import pytest
 from emovox.errors import ParameterError
 from emovox.segmentation import VadParams, binarize, shared_vad
 from emovox.segmentation.online import UtteranceSegmenter
+from helpers import buzz, quiet
 
 SR = 16_000
-
-
-def quiet(seconds: float, *, seed: int = 1) -> np.ndarray:
-    return (0.01 * np.random.default_rng(seed).standard_normal(int(SR * seconds))).astype(
-        np.float32
-    )
-
-
-def buzz(seconds: float, *, f0: float = 100.0, seed: int = 0) -> np.ndarray:
-    """A harmonic buzz pulsed at syllable rate: what silero-vad takes for speech."""
-    t = np.arange(int(SR * seconds)) / SR
-    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t - np.pi / 2)
-    noise = 0.01 * np.random.default_rng(seed).standard_normal(t.size)
-    return (0.3 * tone / np.max(np.abs(tone)) * envelope + noise).astype(np.float32)
 
 
 def recording() -> np.ndarray:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import glob
 import logging
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import types
 from pathlib import Path
@@ -31,6 +27,7 @@ from emovox.audio.record import (
     save_wav,
 )
 from emovox.errors import AudioError, DeviceError, ParameterError
+from helpers import VirtualMicUnavailable, virtual_microphone
 
 # --- a fake stream -----------------------------------------------------------------------
 
@@ -519,82 +516,14 @@ def test_save_wav_refuses_bad_arrays(tmp_path: Path, signal: np.ndarray, message
 # --- end to end through a virtual microphone (PulseAudio null sink -> ALSA pulse -> PortAudio)
 
 
-def _alsa_pulse_plugin() -> str | None:
-    patterns = ["/usr/lib/*/alsa-lib/libasound_module_pcm_pulse.so"]
-    patterns += ["/usr/lib*/alsa-lib/libasound_module_pcm_pulse.so"]
-    for pattern in patterns:
-        found = glob.glob(pattern)
-        if found:
-            return found[0]
-    return None
-
-
-def _virtual_mic_missing() -> str | None:
-    for tool in ("pulseaudio", "pactl", "pacat", "paplay"):
-        if shutil.which(tool) is None:
-            return f"'{tool}' not found (apt-get install pulseaudio pulseaudio-utils)"
-    if _alsa_pulse_plugin() is None:
-        return "the ALSA pulse plugin is missing (apt-get install libasound2-plugins)"
-    try:
-        record_mod._sounddevice()
-    except DeviceError as exc:
-        return str(exc)
-    return None
-
-
 @pytest.fixture
 def pulse_server():
     """A private PulseAudio daemon with a null sink whose monitor is the default source."""
-    reason = _virtual_mic_missing()
-    if reason:
-        pytest.skip(f"no virtual microphone: {reason}")
-    runtime = Path(tempfile.mkdtemp(prefix="emovox-pa-"))  # short: socket paths are limited
-    socket = runtime / "native"
-    env = {
-        **os.environ,
-        "HOME": str(runtime),
-        "XDG_RUNTIME_DIR": str(runtime),
-        "XDG_CONFIG_HOME": str(runtime / "config"),
-        "PULSE_RUNTIME_PATH": str(runtime / "pulse"),
-        "PULSE_STATE_PATH": str(runtime / "state"),
-        "PULSE_SERVER": f"unix:{socket}",
-    }
-    log_path = runtime / "pulseaudio.log"
-    command = [
-        "pulseaudio",
-        "-n",  # no default.pa: no real hardware, no dbus, no X11
-        "--daemonize=no",
-        "--use-pid-file=no",
-        "--exit-idle-time=-1",
-        "--system=false",
-        f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
-        "--load=module-null-sink sink_name=emovox_virtual rate=48000 channels=2",
-    ]
-    with open(log_path, "wb") as log_file:
-        daemon = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            if daemon.poll() is not None:
-                pytest.skip(f"pulseaudio exited at start: {log_path.read_text()[-500:]}")
-            ok = subprocess.run(["pactl", "info"], env=env, capture_output=True, timeout=10)
-            if ok.returncode == 0:
-                break
-            if time.monotonic() > deadline:
-                pytest.skip(f"pulseaudio did not answer: {log_path.read_text()[-500:]}")
-            time.sleep(0.2)
-        subprocess.run(
-            ["pactl", "set-default-source", "emovox_virtual.monitor"], env=env, check=True
-        )
-        yield env, runtime
-    finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait(timeout=5)
-        shutil.rmtree(runtime, ignore_errors=True)
+        with virtual_microphone() as server:
+            yield server
+    except VirtualMicUnavailable as exc:
+        pytest.skip(f"no virtual microphone: {exc}")
 
 
 RECORDER = """

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+import helpers
 from emovox.audio import load_audio
 from emovox.audio.stream import AudioStream
 from emovox.errors import AudioError, ParameterError
@@ -29,25 +30,14 @@ from emovox.segmentation.windows import (
     window_bounds,
 )
 from emovox.timeline import VAD_PAD, Envelope, _merge, summary, timeline_records
-from helpers import run_cli
+from helpers import buzz, run_cli
 
 SR = 16_000
 
 
 # -- signals -------------------------------------------------------------------------------
-def buzz(seconds: float, *, f0: float = 100.0, seed: int = 0) -> np.ndarray:
-    """A harmonic buzz pulsed at syllable rate: what silero-vad takes for speech."""
-    t = np.arange(int(SR * seconds)) / SR
-    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t - np.pi / 2)
-    noise = 0.01 * np.random.default_rng(seed).standard_normal(t.size)
-    return (0.3 * tone / np.max(np.abs(tone)) * envelope + noise).astype(np.float32)
-
-
 def quiet(seconds: float, *, seed: int = 1, level: float = 1e-3) -> np.ndarray:
-    return (level * np.random.default_rng(seed).standard_normal(int(SR * seconds))).astype(
-        np.float32
-    )
+    return helpers.quiet(seconds, seed=seed, level=level)
 
 
 def pink(seconds: float, *, level: float, seed: int = 0) -> np.ndarray:

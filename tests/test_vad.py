@@ -38,25 +38,10 @@ from emovox.segmentation import (
     speech_regions,
     speech_summary,
 )
+from helpers import buzz as voiced_buzz
+from helpers import quiet as silence
 
 SR = 16_000
-
-
-def silence(duration: float, *, seed: int = 1) -> np.ndarray:
-    """Room-noise floor: quiet white noise (about -40 dBFS)."""
-    return (0.01 * np.random.default_rng(seed).standard_normal(int(SR * duration))).astype(
-        np.float32
-    )
-
-
-def voiced_buzz(duration: float, *, f0: float = 100.0, seed: int = 0) -> np.ndarray:
-    """A harmonic buzz at a male voice's pitch, amplitude-modulated at a syllable rate (4 Hz),
-    starting and ending quiet: the one synthetic signal measured to read as speech to silero."""
-    t = np.arange(int(SR * duration)) / SR
-    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t - np.pi / 2)
-    noise = 0.01 * np.random.default_rng(seed).standard_normal(t.size)
-    return (0.3 * tone / np.max(np.abs(tone)) * envelope + noise).astype(np.float32)
 
 
 def buzz_in_silence() -> np.ndarray:
