@@ -157,7 +157,8 @@ def test_predict_table_shows_whole_class_names_and_paths(monkeypatch, capsys, tm
     assert code == 0
     for name in ("disgust", "surprise", "neutral"):
         assert name in out
-    assert str(a) in out and str(b) in out
+    assert "one/rec.flac" in out and "two/rec.flac" in out, "paths stay distinct"
+    assert f"files in {tmp_path}" in out
 
 
 def test_help_shows_flags_without_type_noise(monkeypatch, capsys):
@@ -217,3 +218,16 @@ def test_each_augmentation_is_its_own_progress_step(corpus, cache):
     assert sum("speed" in name for name in names) == 2, names
     for name, calls in steps.items():
         assert calls[0][0] == 0 and calls[-1][0] == calls[-1][1], (name, calls)
+
+
+def test_a_narrow_terminal_lists_every_class_rather_than_cropping(monkeypatch, capsys, tmp_path):
+    a = write_tone(tmp_path / "rec.flac", freq=300.0, duration=1.5)
+    cli.out.width = 70
+    try:
+        code, out, _ = run_cli(monkeypatch, capsys, "predict", str(a))
+    finally:
+        cli.out.width = None  # type: ignore[assignment]
+    assert code == 0
+    for name in ("anger", "fear", "disgust", "happy", "sad", "surprise", "neutral"):
+        assert f"{name}=0." in out or f"{name}=1." in out, out
+    assert max(len(line) for line in out.splitlines()) <= 70

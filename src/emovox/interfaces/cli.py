@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -203,19 +204,8 @@ def predict(
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        table = Table(title="emovox predictions")
-        table.add_column("file", overflow="fold")
-        table.add_column("emotion", style="bold")
-        for label in labels:
-            table.add_column(label, justify="right")
-        for r in results:
-            if isinstance(r, Failure):
-                table.add_row(escape(r.source or ""), "[red]error[/red]", *[""] * len(labels))
-            else:
-                probs = [f"{r.probabilities[label]:.2f}" for label in labels]
-                emotion = r.label if r.speech is not False else f"{r.label} [dim](no speech)[/dim]"
-                table.add_row(escape(r.source or ""), emotion, *probs)
-        out.print(table)
+        folder, names = _short_names([r.source or "" for r in results])
+        out.print(_predictions_table(results, names, labels, folder=folder))
         for r in results:
             if isinstance(r, Failure):
                 err.print(
@@ -297,6 +287,53 @@ def _predict_batch(
             err.print(f"{more} more failed: rows with status 'error' in {escape(str(output))}.")
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _predictions_table(results: list, names: list[str], labels: list[str], *, folder):
+    """One row per file; a column per class where the terminal is wide enough for whole
+    class names, else one column listing the classes from most to least likely."""
+    from emovox.results import Failure
+
+    caption = escape(f"files in {folder}") if folder else None
+    table = Table(title="emovox predictions", caption=caption, box=box.SIMPLE_HEAD)
+    table.add_column("file", overflow="fold", min_width=10)
+    table.add_column("emotion", style="bold")
+    wide = out.width >= 30 + sum(max(len(label), 4) + 3 for label in labels)
+    if wide:
+        for label in labels:
+            table.add_column(label, justify="right")
+    else:
+        table.add_column("probabilities", overflow="fold")
+    for r, name in zip(results, names, strict=True):
+        if isinstance(r, Failure):
+            table.add_row(escape(name), "[red]error[/red]", *[""] * (len(labels) if wide else 1))
+            continue
+        emotion = r.label if r.speech is not False else f"{r.label} [dim](no speech)[/dim]"
+        if wide:
+            cells = [f"{r.probabilities[label]:.2f}" for label in labels]
+        else:
+            ranked = sorted(labels, key=lambda label: -r.probabilities[label])
+            cells = ["  ".join(f"{label}={r.probabilities[label]:.2f}" for label in ranked)]
+        table.add_row(escape(name), emotion, *cells)
+    return table
+
+
+def _short_names(sources: list[str]) -> tuple[str | None, list[str]]:
+    """The folder all ``sources`` share and each source relative to it (names stay distinct:
+    ``one/rec.flac`` and ``two/rec.flac``), or None and the sources as given."""
+    import os
+
+    paths = [s for s in sources if s and s != "-"]
+    if not paths:
+        return None, sources
+    try:
+        common = os.path.commonpath([os.path.dirname(p) or "." for p in paths])
+    except ValueError:  # absolute and relative paths mixed
+        return None, sources
+    if common in ("", "."):
+        return None, sources
+    names = [os.path.relpath(s, common) if s and s != "-" else s for s in sources]
+    return common, names
 
 
 def _check_recording(*, duration: float, device: str | None, sample_rate: int = 16_000):
