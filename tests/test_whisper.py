@@ -418,3 +418,26 @@ def test_threads_share_one_encoder_and_get_sequential_embeddings(
     for got, want in zip(together, alone, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert len({float(v[0]) for v in alone}) == n  # the signals really differ
+
+
+def test_log_mel_does_not_depend_on_the_blas_thread_count() -> None:
+    """The same audio gives the same features whatever the machine's core count (a float32
+    BLAS product rounds differently with its thread count; the int8 encoder amplified that
+    to 0.03 in a probability)."""
+    from threadpoolctl import threadpool_limits
+
+    from emovox.features.whisper.log_mel import log_mel, mel_filters
+
+    rng = np.random.default_rng(0)
+    signal = (0.1 * rng.standard_normal(16_000 * 3)).astype(np.float32)
+    with threadpool_limits(1):
+        one = log_mel(signal)
+    with threadpool_limits(2):
+        two = log_mel(signal)
+    np.testing.assert_array_equal(one, two)
+    # Still the filter bank's product: the mel energies equal a float64 matrix product.
+    from emovox.features.whisper.log_mel import _mel_energies
+
+    power = rng.random((300, 201), dtype=np.float32)
+    expected = mel_filters().astype(np.float64) @ power.T.astype(np.float64)
+    np.testing.assert_allclose(_mel_energies(power, 80), expected, rtol=1e-5)

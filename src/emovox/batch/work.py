@@ -60,20 +60,25 @@ def recognizer_for(model: ModelPath) -> Recognizer:
     return runtime().shared(key, lambda: Recognizer.load(path))
 
 
+_BLAS_LIMIT: object = None
+
+
 def init_worker() -> None:
     """Set up a worker process: Ctrl-C is the parent's business (it stops the batch and the
     workers with it). The model loads on the first task (:func:`recognizer_for`), so that a
     model that cannot load is an error the parent sees, not a broken pool.
 
-    Numerical libraries keep their default thread counts, as in ``emovox predict``: the
-    Whisper log-mel product goes through BLAS, and its float32 rounding, amplified by the
-    int8 encoder, changes with the number of BLAS threads (up to 0.033 in a probability
-    over 240 RAVDESS files between 1 and 2 threads), so fewer threads here would make a
-    batch answer differently from ``predict`` on the same machine. One BLAS thread per
-    worker would double the throughput of 2 processes on 2 cores (docs/results.md, folder
-    batch): the setting to take once the log-mel product no longer depends on it.
+    Each worker uses one BLAS thread: the processes already fill the cores, and idle BLAS
+    threads spinning on them halved the throughput of 2 processes (docs/results.md, folder
+    batch). The answers do not change with it: the Whisper log-mel no longer goes through
+    BLAS (:func:`emovox.features.whisper.log_mel.log_mel`), so a batch answers exactly as
+    ``predict`` does (a test checks it).
     """
+    global _BLAS_LIMIT
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from threadpoolctl import threadpool_limits
+
+    _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")  # kept for the process' life
 
 
 def predict_one(recognizer: Recognizer, path: str, classes: Sequence[str] | None) -> Result:

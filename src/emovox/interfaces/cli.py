@@ -614,7 +614,7 @@ def train(
 
 
 # Commands kept in their own modules register themselves on `app` when imported here.
-from emovox.interfaces import listen_command, timeline_command  # noqa: E402, F401
+from emovox.interfaces import listen_command, serve_command, timeline_command  # noqa: E402, F401
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

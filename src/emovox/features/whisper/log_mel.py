@@ -59,6 +59,28 @@ def mel_filters(n_mels: int = N_MELS) -> np.ndarray:
     return (weights * norm[:, None]).astype(np.float32)
 
 
+@lru_cache(maxsize=4)
+def _bands(n_mels: int) -> tuple[tuple[int, int, np.ndarray], ...]:
+    """Each mel filter as (first bin, end bin, its non-zero weights): at most 14 bins wide."""
+    weights = mel_filters(n_mels)
+    bands = []
+    for row in weights:
+        bins = np.flatnonzero(row)
+        lo, hi = (int(bins[0]), int(bins[-1]) + 1) if bins.size else (0, 0)
+        bands.append((lo, hi, row[lo:hi].copy()))
+    return tuple(bands)
+
+
+def _mel_energies(power: np.ndarray, n_mels: int) -> np.ndarray:
+    """``mel_filters(n_mels) @ power.T``, band by band in numpy rather than through BLAS, whose
+    float32 rounding depends on how many threads it runs: the same audio gives the same
+    features on any machine and in any process (and it is no slower: filters are narrow)."""
+    out = np.empty((n_mels, power.shape[0]), dtype=np.float32)
+    for m, (lo, hi, w) in enumerate(_bands(n_mels)):
+        out[m] = (power[:, lo:hi] * w).sum(axis=1)
+    return out
+
+
 @lru_cache(maxsize=1)
 def _window() -> np.ndarray:
     return np.hanning(N_FFT + 1)[:-1].astype(np.float32)
@@ -86,7 +108,7 @@ def log_mel(signal16k: np.ndarray, *, n_mels: int = N_MELS) -> np.ndarray:
     strided = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH][:frames]
     spectrum = np.fft.rfft(strided * _window(), axis=-1)
     power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-    mel = mel_filters(n_mels) @ power.T
+    mel = _mel_energies(power, n_mels)
     log_spec = np.log10(np.maximum(mel, 1e-10))
     log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
     return ((log_spec + 4.0) / 4.0).astype(np.float32)
