@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emovox import Recognizer
-from emovox.errors import AudioError
+from emovox.errors import AudioError, EmovoxError, ModelError, ParameterError
 from emovox.interfaces.http import Settings, create_app
 from emovox.interfaces.http import app as http_app
 from helpers import buzz, run_cli
@@ -387,14 +387,43 @@ def test_server_fault_is_500_json_without_traceback(clip):
         assert "secret" not in response.text
 
 
-def test_emovox_error_from_the_model_maps_to_4xx(clip):
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (AudioError, 400, "bad_audio"),
+        (ParameterError, 400, "bad_parameter"),
+        (ModelError, 422, "unknown_class"),
+        (EmovoxError, 400, "bad_request"),
+    ],
+)
+def test_emovox_error_from_the_model_maps_to_4xx(clip, error, status, code):
     class Refuses(SlowModel):
         def predict(self, data, classes=None):
-            raise AudioError("no good")
+            raise error("no good")
 
     with TestClient(create_app(model=Refuses())) as client:
         response = client.post("/v1/predict", content=clip, headers={"content-type": "audio/wav"})
-        assert assert_error(response, 400, "bad_audio")["error"]["message"] == "no good"
+        assert assert_error(response, status, code)["error"]["message"] == "no good"
+
+
+def test_upload_is_counted_while_reading():
+    """A body without Content-Length stops being read past the limit (memory stays bounded)."""
+    import asyncio
+
+    read: list[int] = []
+
+    class Upload:
+        def __init__(self) -> None:
+            self.headers = {"content-type": "audio/wav"}
+
+        async def stream(self):
+            for _ in range(1000):
+                read.append(1)
+                yield b"\0" * 1024
+
+    with pytest.raises(http_app.ApiError) as caught:
+        asyncio.run(http_app._read_audio(Upload(), Settings(max_upload_bytes=10_000)))
+    assert caught.value.status == 413 and len(read) == 10
 
 
 # -- the page ------------------------------------------------------------------------------
