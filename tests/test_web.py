@@ -24,7 +24,7 @@ import soundfile as sf
 
 from helpers import buzz, quiet
 
-CHROMIUM = os.environ.get("EMOVOX_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("EMOVOX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 RAVDESS_CLIP = "Actor_01/03-01-05-02-01-01-01.flac"  # angry, strong, "Kids are talking by the door"
 SR = 16_000
 
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.slow
 
 
 def _missing() -> str | None:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+    if not Path(CHROMIUM).is_file():
         return f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
     try:
         import playwright.sync_api  # noqa: F401
@@ -117,7 +117,8 @@ class Server:
         boundary = uuid.uuid4().hex
         body = (
             (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                f"--{boundary}\r\n"
+                f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
                 "Content-Type: application/octet-stream\r\n\r\n"
             ).encode()
             + data
