@@ -74,7 +74,7 @@ def _bands(n_mels: int) -> tuple[tuple[int, int, np.ndarray], ...]:
 def _mel_energies(power: np.ndarray, n_mels: int) -> np.ndarray:
     """``mel_filters(n_mels) @ power.T``, band by band in numpy rather than through BLAS, whose
     float32 rounding depends on how many threads it runs: the same audio gives the same
-    features on any machine and in any process (and it is no slower: filters are narrow)."""
+    features on any machine and in any process (each filter spans at most 14 bins)."""
     out = np.empty((n_mels, power.shape[0]), dtype=np.float32)
     for m, (lo, hi, w) in enumerate(_bands(n_mels)):
         out[m] = (power[:, lo:hi] * w).sum(axis=1)
