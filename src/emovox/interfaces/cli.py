@@ -75,6 +75,16 @@ AugmentOpt = Annotated[
     ),
 ]
 DeviceOpt = Annotated[str | None, typer.Option(help="Input device index or name.")]
+ModelFolderOpt = Annotated[
+    Path | None, typer.Option("--model", "-m", help="Model folder (default: bundled model).")
+]
+ClassesOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Only these classes, comma-separated (e.g. anger,happy,sad,neutral): "
+        "their probabilities, renormalised."
+    ),
+]
 
 
 def _load_table(corpus: list[str], data: Path | None, policy: str):
@@ -123,21 +133,13 @@ def predict(
             "recursively) or manifests (.csv with a path column)."
         ),
     ] = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Model folder (default: bundled model).")
-    ] = None,
+    model: ModelFolderOpt = None,
     record: Annotated[
         bool, typer.Option("--record", help="Record from the microphone instead of files.")
     ] = False,
     duration: Annotated[float, typer.Option(help="Seconds to record with --record.")] = 3.0,
     device: DeviceOpt = None,
-    classes: Annotated[
-        str | None,
-        typer.Option(
-            help="Only these classes, comma-separated (e.g. anger,happy,sad,neutral): "
-            "their probabilities, renormalised."
-        ),
-    ] = None,
+    classes: ClassesOpt = None,
     as_json: JsonOpt = False,
     output: Annotated[
         Path | None,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import collections
 import json
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -30,7 +29,17 @@ from rich.table import Table
 from rich.text import Text
 
 from emovox.errors import ParameterError
-from emovox.interfaces.cli import DeviceOpt, JsonOpt, _device, app, err, escape, out
+from emovox.interfaces.cli import (
+    ClassesOpt,
+    DeviceOpt,
+    JsonOpt,
+    ModelFolderOpt,
+    _device,
+    app,
+    err,
+    escape,
+    out,
+)
 
 if TYPE_CHECKING:
     from emovox.live import ListenSummary, UtteranceEvent
@@ -120,13 +129,8 @@ def plain_line(event: UtteranceEvent) -> str:
 @app.command("listen")
 def listen_command(
     device: DeviceOpt = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Model folder (default: bundled model).")
-    ] = None,
-    classes: Annotated[
-        str | None,
-        typer.Option(help="Only these classes, comma-separated (probabilities renormalised)."),
-    ] = None,
+    model: ModelFolderOpt = None,
+    classes: ClassesOpt = None,
     seconds: Annotated[
         float | None,
         typer.Option(help="Stop after this many seconds of audio (default: until Ctrl-C)."),

@@ -45,7 +45,6 @@ class RichProgress:
     """
 
     def __init__(self, console: Console, *, enabled: bool = True) -> None:
-        self.enabled = enabled
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),

@@ -8,12 +8,11 @@ is one clear error (exit code 2), not a server that never becomes ready.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from emovox.interfaces.cli import app, err
+from emovox.interfaces.cli import ModelFolderOpt, app, err
 
 
 @app.command("serve")
@@ -23,9 +22,7 @@ def serve_command(
         typer.Option(help="Address to listen on; 0.0.0.0 exposes the server to the network."),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Model folder (default: bundled model).")
-    ] = None,
+    model: ModelFolderOpt = None,
     api_key: Annotated[
         str | None,
         typer.Option(

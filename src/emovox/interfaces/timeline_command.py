@@ -24,7 +24,16 @@ import typer
 from rich.table import Table
 
 from emovox.errors import EmovoxError, ParameterError
-from emovox.interfaces.cli import JsonOpt, _progress, app, err, escape, out
+from emovox.interfaces.cli import (
+    ClassesOpt,
+    JsonOpt,
+    ModelFolderOpt,
+    _progress,
+    app,
+    err,
+    escape,
+    out,
+)
 from emovox.segmentation.windows import DEFAULT_WINDOW
 
 OUT_FORMATS = (".csv", ".json", ".parquet")
@@ -58,10 +67,7 @@ def timeline_command(
             "two sides of a stereo call)."
         ),
     ] = "mix",
-    classes: Annotated[
-        str | None,
-        typer.Option(help="Only these classes, comma-separated (e.g. anger,happy,sad,neutral)."),
-    ] = None,
+    classes: ClassesOpt = None,
     output: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Write every row to a .csv, .json or .parquet file."),
@@ -74,9 +80,7 @@ def timeline_command(
             "one picture each, named PLOT-STEM.png.",
         ),
     ] = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Model folder (default: bundled model).")
-    ] = None,
+    model: ModelFolderOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Emotion over time in long recordings: speech found, cut into windows, each predicted."""
