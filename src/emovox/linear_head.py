@@ -92,7 +92,11 @@ class LinearHead:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, rows summing to one, columns in :attr:`classes` order."""
-        scores = self.decision_function(X)
+        return self.proba_from_scores(self.decision_function(X))
+
+    def proba_from_scores(self, scores: np.ndarray) -> np.ndarray:
+        """The probabilities of :meth:`decision_function` scores (link, then temperature)."""
+        scores = np.asarray(scores, dtype=np.float64)
         if self.link == "softmax":
             proba = _softmax(scores)
         else:
@@ -191,7 +195,8 @@ def collapse_linear(model: Any) -> LinearHead | None:
     """The :class:`LinearHead` computing ``model.predict_proba``, or None if it is not linear.
 
     Understands fitted ``TemperatureScaled``, ``SpeakerCVSelect``, ``Pipeline`` of
-    ``LayerSelect`` / ``StandardScaler`` / ``"passthrough"`` steps ending in a
+    ``LayerSelect`` / ``StandardScaler`` / ``TimePooling`` (of flat input) /
+    ``"passthrough"`` steps ending in a
     ``LogisticRegression``, and a bare ``LogisticRegression``. Anything else (another
     classifier, a subclass, an unfitted model) gives None.
     """
@@ -270,6 +275,11 @@ def _fold(step: Any, weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, 
         if step.with_mean and step.mean_ is not None:
             bias = bias - weight @ np.asarray(step.mean_, dtype=np.float64)
         return weight, bias
+    if _name(step) == "emovox.models.classic.TimePooling":
+        shape = getattr(step, "input_shape_", None)
+        if shape is None or len(shape) != 1:
+            return None  # pools over time: not one linear layer on a flat vector
+        return weight, bias  # flat input passes unchanged
     if _name(step) == "emovox.models.embedding_head.LayerSelect":
         if not hasattr(step, "block_"):
             return None

@@ -10,6 +10,8 @@
                      the model folded into one linear layer, when it is linear (optional;
                      :mod:`emovox.linear_head`), recording the sha256 of the model it
                      was folded from
+    adapted/         the speaker-adapted head, the training mean and the shrinkage
+                     (optional; :mod:`emovox.adaptation`)
 
 Nothing here executes code on load. A folder is written into a staging folder beside its
 destination and moved into place (:mod:`emovox.output`), so that a failed write never
@@ -37,7 +39,7 @@ FORMAT = "emovox-model"
 FORMAT_VERSION = 1
 METADATA_FILE = "emovox.json"
 MODEL_DIR = "model"
-OWNED = (METADATA_FILE, MODEL_DIR, "head.safetensors", "head.json")
+OWNED = (METADATA_FILE, MODEL_DIR, "head.safetensors", "head.json", "adapted")
 """The entries a model folder consists of (replaced together by a save with force)."""
 
 
@@ -134,6 +136,7 @@ def write_model_folder(
     metadata: dict,
     source: Path | None = None,
     force: bool = False,
+    adaptation: Any = None,
 ) -> Path:
     """Write a model folder at ``path``; returns it.
 
@@ -148,12 +151,17 @@ def write_model_folder(
     try:
         _write_model(staged / MODEL_DIR, model, source)
         _write_head(staged, model, features)
+        if adaptation is not None:
+            adaptation.save(staged)
         meta = metadata_for_save(labels, features, metadata)
         (staged / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         if path.is_dir():
             for name in OWNED:  # never leave another model's head beside this one
-                if (path / name).is_file() and not (staged / name).exists():
-                    (path / name).unlink()
+                if (path / name).exists() and not (staged / name).exists():
+                    if (path / name).is_dir():
+                        shutil.rmtree(path / name)
+                    else:
+                        (path / name).unlink()
         return replace_folder_contents(staged, path)
     finally:
         if staged.exists():

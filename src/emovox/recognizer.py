@@ -22,14 +22,17 @@ and reference paths a loaded model predicts with, :mod:`emovox.loading`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from emovox.adaptation import Adaptation, Profile
 from emovox.audio import SAMPLE_RATE, AudioSource, load_audio
-from emovox.errors import EmovoxError, ModelError, ParameterError
+from emovox.errors import AudioError, EmovoxError, ModelError, ParameterError
 from emovox.model_folder import default_model_path, read_metadata, write_model_folder
 from emovox.progress import ProgressHook, StepCounter
 from emovox.results import Failure, Prediction
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
 
     from emovox.features import FeatureCache
 
-__all__ = ["Failure", "Prediction", "Recognizer", "default_model_path"]
+__all__ = ["Failure", "Prediction", "Profile", "Recognizer", "default_model_path"]
 
 Classes = str | Sequence[str] | None
 """A restriction of the answer: names (any case), or one comma-separated string."""
@@ -69,6 +72,8 @@ class Recognizer:
         fast: bool = False,
         folder: Path | None = None,
         check_speech: bool = True,
+        adaptation: Adaptation | None = None,
+        profile: Profile | None = None,
     ) -> None:
         from emovox.features import make_extractor
 
@@ -84,12 +89,18 @@ class Recognizer:
         self.check_speech = check_speech
         """Run voice activity detection on each input and say when it holds no speech
         (:attr:`Prediction.speech`); about 6 ms per 3 s clip."""
+        self.adaptation = adaptation
+        """The adapted head and its settings (:mod:`emovox.adaptation`), None when this
+        model cannot adapt to a speaker."""
+        self.profile = profile
+        """The speaker this recognizer is adapted to (:meth:`adapt`), None: unadapted."""
 
     def __repr__(self) -> str:
         where = f", folder='{self.folder}'" if self.folder is not None else ""
+        adapted = f", adapted to {self.profile.count} utterances" if self.profile else ""
         return (
             f"Recognizer(features={self.features.get('name')!r}, labels={self.labels}, "
-            f"fast={self.fast}{where})"
+            f"fast={self.fast}{where}{adapted})"
         )
 
     @property
@@ -163,6 +174,7 @@ class Recognizer:
             extractor=predictor.extractor,
             fast=predictor.fast,
             folder=folder,
+            adaptation=Adaptation.load(folder),
         )
 
     def save(self, path: str | Path, *, force: bool = False) -> Path:
@@ -180,7 +192,86 @@ class Recognizer:
             metadata=self.metadata,
             source=self.folder,
             force=force,
+            adaptation=self.adaptation,
         )
+
+    # -- speaker adaptation -------------------------------------------------------------
+    @property
+    def can_adapt(self) -> bool:
+        """Whether this model has an adapted head (the default model has)."""
+        return self.adaptation is not None
+
+    def embed(self, source: AudioSource, *, sample_rate: int | None = None) -> np.ndarray:
+        """The embedding (feature vector) the head reads for one recording."""
+        return np.asarray(self.extractor(load_audio(source, sample_rate=sample_rate)))
+
+    def adapt(
+        self,
+        sources: Sequence[AudioSource] | Profile,
+        *,
+        sample_rate: int | None = None,
+        hook: ProgressHook | None = None,
+    ) -> Recognizer:
+        """A recognizer adapted to one speaker: ``sources`` are their recordings (paths,
+        bytes or arrays at ``sample_rate``; about 10 of mixed emotions give most of the
+        gain) or a :class:`~emovox.adaptation.Profile`. No labels are needed.
+
+        This recognizer is unchanged; the one returned shares its model and answers with
+        the adapted head (each :class:`Prediction` says so in ``adapted``). Recordings
+        that cannot be read or hold no speech are left out and named in
+        ``profile.skipped``; :class:`AudioError` if none is usable, :class:`ModelError`
+        if the model has no adapted head.
+        """
+        self._require_adaptation()
+        if isinstance(sources, Profile):
+            profile = sources
+        else:
+            if isinstance(sources, str | Path | bytes | np.ndarray):
+                sources = [sources]  # type: ignore[list-item]
+            profile = self._profile(list(sources), sample_rate=sample_rate, hook=hook)
+        return self.with_profile(profile)
+
+    def with_profile(self, profile: Profile | None) -> Recognizer:
+        """This recognizer adapted to ``profile`` (None: unadapted); shares the model."""
+        if profile is not None:
+            self._require_adaptation()
+            if profile.count and profile.mean.size != self.adaptation.prior.size:  # type: ignore[union-attr]
+                raise ParameterError(
+                    f"This profile has {profile.mean.size} values; the model's embeddings "
+                    f"have {self.adaptation.prior.size}."  # type: ignore[union-attr]
+                )
+        twin = copy.copy(self)
+        twin.profile = profile
+        return twin
+
+    def _require_adaptation(self) -> None:
+        if self.adaptation is None:
+            raise ModelError(
+                "This model cannot adapt to a speaker (it has no adapted head); train one "
+                "with Whisper features and a linear head (e.g. `emovox train` with the "
+                "default features) or use the default model."
+            )
+
+    def _profile(
+        self, sources: list[AudioSource], *, sample_rate: int | None, hook: ProgressHook | None
+    ) -> Profile:
+        count = StepCounter(hook, "adapting", total=len(sources))
+        embeddings, skipped = [], []
+        for i, source in enumerate(sources):
+            name = str(source) if isinstance(source, str | Path) else f"input {i + 1}"
+            try:
+                signal = load_audio(source, sample_rate=sample_rate)
+                if self._speech(signal, []) is False:
+                    skipped.append(f"{name}: no speech")
+                else:
+                    embeddings.append(np.asarray(self.extractor(signal)))
+            except EmovoxError as exc:
+                skipped.append(f"{name}: {exc}")
+            count.advance()
+        if not embeddings:
+            first = f" ({skipped[0]})" if skipped else ""
+            raise AudioError(f"No recording to adapt to could be used{first}.")
+        return Profile.from_embeddings(np.stack(embeddings), skipped=skipped)
 
     # -- the answer's classes -----------------------------------------------------------
     def check_classes(self, classes: Classes) -> list[str] | None:
@@ -265,19 +356,41 @@ class Recognizer:
         *,
         classes: Classes = None,
         hook: ProgressHook | None = None,
+        adapt: bool = False,
     ) -> list[Prediction | Failure]:
         """Predict each file in order; a file that fails gives a :class:`Failure` and the
-        rest go on. ``classes`` as in :meth:`predict` (checked once, before any file)."""
+        rest go on. ``classes`` as in :meth:`predict` (checked once, before any file).
+
+        ``adapt=True``: the files are one speaker; every answer is adapted to the profile
+        of all of them that hold speech (each file is decoded and encoded once).
+        """
         if isinstance(paths, str | Path):
             paths = [paths]
         chosen = self.check_classes(classes)
+        if adapt:
+            self._require_adaptation()
         count = StepCounter(hook, "predicting", total=len(paths))
-        results: list[Prediction | Failure] = []
+        analysed: list[_Analysis | Failure] = []
         for path in paths:
             try:
-                results.append(self._predict_source(path, chosen=chosen))
+                analysed.append(self._analyse(path))
             except EmovoxError as exc:
-                results.append(Failure.from_error(path, exc))
+                analysed.append(Failure.from_error(path, exc))
+            if not adapt:
+                analysed[-1] = self._finish(analysed[-1], chosen, self.profile)
+                count.advance(artifact=analysed[-1])
+        if not adapt:
+            return analysed  # type: ignore[return-value]
+        usable = [a for a in analysed if isinstance(a, _Analysis) and a.speech is not False]
+        skipped = [str(a.source) for a in analysed if isinstance(a, _Analysis) and a not in usable]
+        profile = (
+            Profile.from_embeddings(np.stack([a.embedding for a in usable]), skipped=skipped)
+            if usable
+            else None
+        )
+        results = []
+        for item in analysed:
+            results.append(self._finish(item, chosen, profile))
             count.advance(artifact=results[-1])
         return results
 
@@ -292,6 +405,7 @@ class Recognizer:
         channels: str = "mix",
         classes: Classes = None,
         hook: ProgressHook | None = None,
+        adapt: bool = False,
         **options: Any,
     ) -> pd.DataFrame:
         """Emotion over time in a recording of any length: a DataFrame indexed by
@@ -299,7 +413,9 @@ class Recognizer:
         and ``p_<class>``, one row per analysis window of speech (``merge``: per segment of
         one emotion); empty when there is no speech. The file is read block by block, so
         memory does not grow with its length. ``window`` and ``hop`` in seconds (``hop``
-        None: no overlap); ``channels="each"`` analyses each channel on its own. Further
+        None: no overlap); ``channels="each"`` analyses each channel on its own;
+        ``adapt`` adapts each channel to its own speaker from the recording itself (a call:
+        agent and customer on their channels), see :mod:`emovox.adaptation`. Further
         ``options`` (``min_window``, ``merge_gap``, ``vad_params``, ``envelope``, ...) and
         the result's ``attrs`` (warnings of a truncated file among them): see
         :func:`emovox.timeline.timeline`, the engine this delegates to."""
@@ -315,6 +431,7 @@ class Recognizer:
             channels=channels,  # type: ignore[arg-type]
             classes=classes,
             hook=hook,
+            adapt=adapt,
             **options,
         )
 
@@ -331,6 +448,11 @@ class Recognizer:
         part = (
             {} if offset == 0.0 and duration is None else {"offset": offset, "duration": duration}
         )
+        analysis = self._analyse(source, sample_rate=sample_rate, **part)
+        return self._finish(analysis, chosen, self.profile)  # type: ignore[return-value]
+
+    def _analyse(self, source: AudioSource, *, sample_rate: int | None = None, **part: Any):
+        """Decode, check for speech and embed one input (everything but the head)."""
         notes: list[str] = []
         signal = load_audio(source, sample_rate=sample_rate, notes=notes, **part)
         if signal.size > LONG_RECORDING * SAMPLE_RATE:
@@ -340,17 +462,31 @@ class Recognizer:
                 "For emotion over time use `emovox timeline` or Recognizer.timeline."
             )
         speech = self._speech(signal, notes)
-        probabilities = self._probabilities(signal, chosen)
+        return _Analysis(
+            source=str(source) if isinstance(source, str | Path) else None,
+            duration=round(signal.size / SAMPLE_RATE, 3),
+            speech=speech,
+            notes=tuple(notes),
+            embedding=np.asarray(self.extractor(signal)),
+        )
+
+    def _finish(
+        self, item: _Analysis | Failure, chosen: list[str] | None, profile: Profile | None
+    ) -> Prediction | Failure:
+        """The answer for an analysed input (a failure stays one)."""
+        if isinstance(item, Failure):
+            return item
+        probabilities, adapted = self._answer(item.embedding, chosen, profile)
         label = max(probabilities, key=probabilities.__getitem__)
-        name = str(source) if isinstance(source, str | Path) else None
         return Prediction(
             label=label,
             confidence=probabilities[label],
             probabilities=probabilities,
-            duration=round(signal.size / SAMPLE_RATE, 3),
-            source=name,
-            speech=speech,
-            warnings=tuple(notes),
+            duration=item.duration,
+            source=item.source,
+            speech=item.speech,
+            warnings=item.notes,
+            adapted=adapted,
         )
 
     def _speech(self, signal: np.ndarray, notes: list[str]) -> bool | None:
@@ -373,9 +509,25 @@ class Recognizer:
 
     def _probabilities(self, signal: np.ndarray, chosen: list[str] | None) -> dict[str, float]:
         """Probabilities of every label, or of the ``chosen`` ones renormalised."""
-        features = self.extractor(signal)
-        proba = self.model.predict_proba(features[np.newaxis])[0]
-        by_class = {str(c): float(p) for c, p in zip(self.model.classes_, proba, strict=True)}
+        return self._answer(np.asarray(self.extractor(signal)), chosen, self.profile)[0]
+
+    def _answer(
+        self, features: np.ndarray, chosen: list[str] | None, profile: Profile | None
+    ) -> tuple[dict[str, float], int]:
+        """Probabilities from an embedding, and how many utterances adapted them (0: the
+        unadapted head answered)."""
+        if self.adaptation is not None and self.adaptation.applies(profile):
+            proba = self.adaptation.predict_proba(features[np.newaxis], profile)[0]  # type: ignore[arg-type]
+            classes, adapted = self.adaptation.head.classes_, profile.count  # type: ignore[union-attr]
+        else:
+            proba = self.model.predict_proba(features[np.newaxis])[0]
+            classes, adapted = self.model.classes_, 0
+        return self._restrict(proba, classes, chosen), adapted
+
+    def _restrict(
+        self, proba: np.ndarray, classes: np.ndarray, chosen: list[str] | None
+    ) -> dict[str, float]:
+        by_class = {str(c): float(p) for c, p in zip(classes, proba, strict=True)}
         probabilities = {label: by_class.get(label, 0.0) for label in self.labels}
         if chosen is None:
             return probabilities
@@ -383,3 +535,14 @@ class Recognizer:
         if total <= 0.0:
             return {label: 1.0 / len(chosen) for label in chosen}
         return {label: probabilities[label] / total for label in chosen}
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """One input decoded and embedded, waiting for a head (and maybe a profile)."""
+
+    source: str | None
+    duration: float
+    speech: bool | None
+    notes: tuple[str, ...]
+    embedding: np.ndarray

@@ -26,7 +26,9 @@ class Prediction:
     ``speech`` is False when a voice activity detector found no speech in the audio (the
     emotion is then a guess about a sound, not a voice; ``warnings`` says so), True when it
     found speech, None when it was not checked. ``warnings`` lists anything the input made
-    doubtful (rescaled samples, no speech), for a person.
+    doubtful (rescaled samples, no speech), for a person. ``adapted`` is the number of the
+    speaker's utterances the answer was adapted to (:meth:`emovox.Recognizer.adapt`); 0
+    means the unadapted head answered.
     """
 
     label: str
@@ -36,7 +38,13 @@ class Prediction:
     source: str | None = None
     speech: bool | None = None
     warnings: tuple[str, ...] = ()
+    adapted: int = 0
     status: Literal["ok"] = field(default="ok", init=False)
+
+    @property
+    def head(self) -> str:
+        """Which head answered: ``"adapted"`` or ``"unadapted"``."""
+        return "adapted" if self.adapted else "unadapted"
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-able form: status, source, label, confidence, probabilities, ..."""
@@ -48,6 +56,8 @@ class Prediction:
             "probabilities": dict(self.probabilities),
             "duration": self.duration,
             "speech": self.speech,
+            "head": self.head,
+            "adapted": self.adapted,
             "warnings": list(self.warnings),
         }
 
@@ -85,8 +95,9 @@ Result = Prediction | Failure
 
 
 def results_frame(results: Iterable[Result], *, labels: list[str] | None = None) -> pd.DataFrame:
-    """One row per result: source, status, error, label, confidence, duration, speech and a
-    ``p_<class>`` column per class (``labels``, else every class seen), NaN where failed."""
+    """One row per result: source, status, error, label, confidence, duration, speech,
+    adapted, warnings and a ``p_<class>`` column per class (``labels``, else every class
+    seen), NaN where failed."""
     import pandas as pd
 
     results = list(results)
@@ -105,14 +116,17 @@ def results_frame(results: Iterable[Result], *, labels: list[str] | None = None)
                 confidence=r.confidence,
                 duration=r.duration,
                 speech=r.speech,
+                adapted=r.adapted,
                 warnings="; ".join(r.warnings),
             )
             row.update({f"p_{k}": r.probabilities.get(k) for k in labels})
         else:
-            row.update(error=r.error, label=None, confidence=None, duration=None, speech=None)
+            row.update(
+                error=r.error, label=None, confidence=None, duration=None, speech=None, adapted=None
+            )
             row["warnings"] = ""
             row.update({f"p_{k}": None for k in labels})
         rows.append(row)
     columns = ["source", "status", "error", "label", "confidence", "duration", "speech"]
-    columns += ["warnings", *[f"p_{k}" for k in labels]]
+    columns += ["adapted", "warnings", *[f"p_{k}" for k in labels]]
     return pd.DataFrame(rows, columns=columns)

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from emovox.adaptation import Profile
 from emovox.audio.load import SAMPLE_RATE, AudioSource
 from emovox.audio.stream import DEFAULT_BLOCK, AudioStream, ChannelMode, check_channels
 from emovox.errors import ParameterError
@@ -111,6 +112,9 @@ class _Rows:
     start: list[float] = field(default_factory=list)
     end: list[float] = field(default_factory=list)
     probabilities: list[np.ndarray] = field(default_factory=list)
+    scores: list[np.ndarray] = field(default_factory=list)
+    """With ``adapt``: the adapted head's raw scores of each window (one per class)."""
+    adapted: list[int] = field(default_factory=list)
 
 
 def timeline(
@@ -130,6 +134,7 @@ def timeline(
     vad: SileroVad | None = None,
     envelope: Envelope | None = None,
     block_duration: float = DEFAULT_BLOCK,
+    adapt: bool = False,
 ) -> pd.DataFrame:
     """The timeline of ``source`` (see the module docstring); ``Recognizer.timeline``.
 
@@ -151,6 +156,10 @@ def timeline(
             shared silero-vad session).
         envelope: an :class:`Envelope` to fill with the waveform's outline (for plots).
         block_duration: seconds read per block.
+        adapt: adapt each channel to its own speaker from the recording itself: every
+            window is answered by the adapted head with the profile of all the channel's
+            windows (:mod:`emovox.adaptation`; a column ``adapted`` gives their number).
+            Memory stays flat: a window keeps its scores, not its embedding.
 
     Raises :class:`~emovox.errors.ParameterError` for a bad argument and
     :class:`~emovox.errors.ModelError` for an unknown class (before any audio is read),
@@ -170,9 +179,14 @@ def timeline(
         raise ParameterError(f"merge_gap must be a number of seconds >= 0, got {merge_gap!r}.")
     if envelope is not None and not isinstance(envelope, Envelope):
         raise ParameterError(f"envelope must be an Envelope, got {type(envelope).__name__}.")
+    if not isinstance(adapt, bool):
+        raise ParameterError(f"adapt must be True or False, got {adapt!r}.")
+    if adapt:
+        recognizer._require_adaptation()
 
     rows = _Rows()
     skipped = 0.0
+    profiles: dict[int, Profile] = {}
 
     def analyse(channel: int, utterance: Utterance) -> None:
         nonlocal skipped
@@ -182,7 +196,17 @@ def timeline(
         if not bounds:
             skipped += signal.size / SAMPLE_RATE
         for a, b in bounds:
-            probabilities = recognizer._probabilities(signal[a:b], chosen)
+            if adapt:
+                embedding = np.asarray(recognizer.extractor(signal[a:b]))
+                probabilities = recognizer._answer(embedding, chosen, None)[0]
+                rows.scores.append(
+                    recognizer.adaptation.head.decision_function(embedding[np.newaxis])[0]
+                )
+                profiles[channel] = profiles.get(channel, Profile.empty(embedding.size)).add(
+                    embedding
+                )
+            else:
+                probabilities = recognizer._probabilities(signal[a:b], chosen)
             rows.channel.append(channel)
             rows.start.append((first + a) / SAMPLE_RATE)
             rows.end.append((first + b) / SAMPLE_RATE)
@@ -218,7 +242,9 @@ def timeline(
         warnings = ([stream.error] if stream.error else []) + stream.notes
         names = stream.names
 
-    frame = _frame(rows, labels, names)
+    if adapt:
+        _adapt_rows(rows, recognizer, profiles, chosen, labels)
+    frame = _frame(rows, labels, names, adapt=adapt)
     if merge:
         frame = _merge(frame, labels, merge_gap)
     frame.attrs.update(
@@ -231,16 +257,47 @@ def timeline(
         model=recognizer.model_id,
         skipped_speech=round(skipped, 3),
         warnings=warnings,
+        adapted={names[c]: p.count for c, p in profiles.items()} if adapt else {},
     )
     return frame
 
 
-def _frame(rows: _Rows, labels: list[str], names: list[str]) -> pd.DataFrame:
+def _adapt_rows(
+    rows: _Rows,
+    recognizer: Recognizer,
+    profiles: dict[int, Profile],
+    chosen: list[str] | None,
+    labels: list[str],
+) -> None:
+    """Replace each window's probabilities by the adapted head's, with the profile of all
+    its channel's windows (windows of a channel below ``min_utterances`` stay unadapted)."""
+    adaptation = recognizer.adaptation
+    assert adaptation is not None
+    head = adaptation.head
+    shifts = {
+        c: head.weight @ p.reference(adaptation.prior, adaptation.shrinkage)
+        for c, p in profiles.items()
+        if adaptation.applies(p)
+    }
+    for i, channel in enumerate(rows.channel):
+        if channel not in shifts:
+            rows.adapted.append(0)
+            continue
+        proba = head.proba_from_scores((rows.scores[i] - shifts[channel])[np.newaxis])[0]
+        answer = recognizer._restrict(proba, head.classes_, chosen)
+        rows.probabilities[i] = np.array([answer[k] for k in labels])
+        rows.adapted.append(profiles[channel].count)
+
+
+def _frame(rows: _Rows, labels: list[str], names: list[str], *, adapt: bool = False):
     """The rows as the timeline's DataFrame, sorted by start then channel."""
     import pandas as pd
 
     if not rows.start:
-        return empty_timeline(labels)
+        frame = empty_timeline(labels)
+        if adapt:
+            frame.insert(2, "adapted", pd.Series(dtype="int64"))
+        return frame
     probabilities = np.vstack(rows.probabilities)
     best = probabilities.argmax(axis=1)
     columns: dict[str, Any] = {
@@ -248,6 +305,8 @@ def _frame(rows: _Rows, labels: list[str], names: list[str]) -> pd.DataFrame:
         "label": [labels[i] for i in best],
         "confidence": probabilities[np.arange(best.size), best],
     }
+    if adapt:
+        columns["adapted"] = np.asarray(rows.adapted, dtype=np.int64)
     columns.update({f"p_{k}": probabilities[:, i] for i, k in enumerate(labels)})
     index = pd.MultiIndex.from_arrays([rows.start, rows.end], names=INDEX)
     frame = pd.DataFrame(columns, index=index)
@@ -289,6 +348,8 @@ def _merge(frame: pd.DataFrame, labels: list[str], max_gap: float) -> pd.DataFra
             label = part["label"].iloc[i]
             row = {"start": starts[i], "end": ends[j - 1], "channel": channel, "label": label}
             row["confidence"] = float(mean[labels.index(label)])
+            if "adapted" in part.columns:  # one profile per channel: the same on every row
+                row["adapted"] = int(part["adapted"].iloc[i])
             row.update(dict(zip(p_columns, mean.tolist(), strict=True)))
             pieces.append(row)
     merged = pd.DataFrame(pieces).sort_values(["start", "channel"], kind="stable")
@@ -337,6 +398,8 @@ def timeline_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "probabilities": {k: float(getattr(row, f"p_{k}")) for k in labels},
             }
         )
+        if "adapted" in values:
+            records[-1]["adapted"] = int(values["adapted"])
     return records
 
 

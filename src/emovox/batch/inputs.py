@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from emovox.corpora.files import absolute
@@ -129,3 +130,41 @@ def manifest_paths(csv_path: str | Path) -> list[str]:
         raise ParameterError(f"The manifest '{csv_path}' lists no file.")
     folder = csv_path.parent
     return [str(absolute(folder / p)) for p in paths]
+
+
+@dataclass(frozen=True)
+class Groups:
+    """The files of a manifest by the value of one column (e.g. each speaker's files)."""
+
+    of: dict[str, str]
+    """Each file's group."""
+    members: dict[str, list[str]]
+    """Each group's files, in manifest order."""
+
+
+def manifest_groups(csv_path: str | Path, column: str) -> Groups:
+    """The manifest's files grouped by ``column`` (absolute paths, as :func:`manifest_paths`);
+    :class:`ParameterError` when the column is missing or empty on some line."""
+    import pandas as pd
+
+    paths = manifest_paths(csv_path)
+    rows = pd.read_csv(absolute(csv_path), dtype=str, keep_default_na=False, skipinitialspace=True)
+    names = [str(c).strip() for c in rows.columns]
+    if column not in names:
+        raise ParameterError(
+            f"The manifest '{csv_path}' has no {column!r} column to adapt by (its header is "
+            f"{','.join(names)})."
+        )
+    values = rows.iloc[:, names.index(column)].str.strip()
+    empty = values == ""
+    if empty.any():
+        lines = ", ".join(str(i + 2) for i in values[empty].index[:5])
+        raise ParameterError(
+            f"The manifest '{csv_path}' has no {column} on line(s) {lines}; every file needs "
+            "one to adapt by it."
+        )
+    of = dict(zip(paths, values, strict=True))
+    members: dict[str, list[str]] = {}
+    for path, group in of.items():
+        members.setdefault(group, []).append(path)
+    return Groups(of=of, members=members)

@@ -12,6 +12,7 @@ column          type      holds
 ``confidence``  float     the probability of ``label``
 ``duration``    float     seconds of audio read
 ``speech``      bool      whether voice activity detection found speech (empty: failed)
+``adapted``     float     utterances of the speaker the answer was adapted to (0: none)
 ``warnings``    string    what made the answer doubtful, ``; ``-separated
 ``p_<class>``   float     the probability of each class (of ``--classes`` when given)
 ``model``       string    :attr:`emovox.Recognizer.model_id` (``NAME@HASH``)
@@ -46,7 +47,8 @@ TEXT = ("source", "status", "error", "label", "warnings", MODEL)
 def columns(labels: Sequence[str]) -> list[str]:
     """The columns of a batch row for a model answering with ``labels``."""
     return [
-        "source", "status", "error", "label", "confidence", "duration", "speech", "warnings",
+        "source", "status", "error", "label", "confidence", "duration", "speech", "adapted",
+        "warnings",
         *(f"p_{label}" for label in labels), MODEL,
     ]  # fmt: skip
 

@@ -37,13 +37,22 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emovox.batch import rows
 from emovox.batch.inputs import list_inputs
-from emovox.batch.work import ModelPath, init_worker, model_key, predict_batch, recognizer_for
+from emovox.batch.work import (
+    ModelPath,
+    init_worker,
+    model_key,
+    predict_adapted_batch,
+    predict_batch,
+    recognizer_for,
+)
 from emovox.batch.writer import check_output, open_output
+from emovox.corpora.files import absolute
 from emovox.errors import EmovoxError, ModelError, ParameterError
 from emovox.progress import ProgressHook, resolve
 from emovox.results import Failure
@@ -134,6 +143,7 @@ def predict_folder(
     batch_size: int | None = None,
     force: bool = False,
     hook: ProgressHook | None = None,
+    adapt_by: str | None = None,
 ) -> BatchSummary:
     """Predict every audio file of ``source`` into ``out`` (.csv or .parquet), resumably.
 
@@ -141,7 +151,9 @@ def predict_folder(
     or a list of those. ``model``: a model folder (None: the bundled default). ``jobs``:
     worker processes (None: one per available core). ``classes``: as
     :meth:`emovox.Recognizer.predict`. ``force``: delete what ``out`` holds and start
-    over. A rerun with the same ``out`` skips the files already there.
+    over. A rerun with the same ``out`` skips the files already there. ``adapt_by``: a
+    column of the manifest (``speaker``): each file is adapted to the files that share its
+    value (:meth:`emovox.Recognizer.adapt`); one task per speaker.
 
     Raises:
         ParameterError, ModelError: for bad arguments, a model or classes that do not
@@ -158,6 +170,7 @@ def predict_folder(
     model = model_key(model)
     recognizer = recognizer_for(model)
     chosen = recognizer.check_classes(classes)
+    work, groups = _adapted_work(source, adapt_by, recognizer)
     labels = chosen or recognizer.labels
     model_id = recognizer.model_id
     columns = rows.columns(labels)
@@ -166,14 +179,26 @@ def predict_folder(
         todo = [path for path in paths if path not in output.done]
         skipped = len(paths) - len(todo)
         size = batch_size or default_batch_size(len(todo), jobs)
-        batches = [todo[i : i + size] for i in range(0, len(todo), size)]
+        if groups is None:
+            batches = [todo[i : i + size] for i in range(0, len(todo), size)]
+        else:  # one task per speaker: each profile is computed once
+            by_group: dict[str, list[str]] = {}
+            for path in todo:
+                by_group.setdefault(groups.of[path], []).append(path)
+            batches = list(by_group.values())
         used = max(1, min(jobs, len(batches)))
         completed = skipped
         hook(STEP, total=len(paths), completed=completed)
         failures: list[tuple[str, str]] = []
         started = time.perf_counter()
         for batch in run_batches(
-            batches, model=model, classes=chosen, jobs=used, labels=labels, model_id=model_id
+            batches,
+            model=model,
+            classes=chosen,
+            jobs=used,
+            labels=labels,
+            model_id=model_id,
+            work=work,
         ):
             if (batch[rows.MODEL] != model_id).any():
                 raise ModelError(
@@ -202,6 +227,25 @@ def predict_folder(
         failures=tuple(failures),
         notes=tuple(output.notes),
     )
+
+
+def _adapted_work(source: Any, adapt_by: str | None, recognizer: Any) -> tuple[Work, Any]:
+    """The work function and the manifest's groups for ``adapt_by`` (None: plain work)."""
+    if adapt_by is None:
+        return predict_batch, None
+    from emovox.batch.inputs import is_manifest, manifest_groups
+
+    sources = [source] if isinstance(source, str | Path) else list(source)
+    if len(sources) != 1 or not is_manifest(sources[0]):
+        raise ParameterError(
+            f"Adapting by {adapt_by!r} needs one manifest (.csv) with a {adapt_by!r} column "
+            "naming each file's speaker."
+        )
+    if not recognizer.can_adapt:
+        raise ModelError("This model cannot adapt to a speaker (it has no adapted head).")
+    manifest = str(absolute(sources[0]))
+    groups = manifest_groups(manifest, adapt_by)
+    return partial(predict_adapted_batch, manifest=manifest, column=adapt_by), groups
 
 
 def check_jobs(jobs: int | None) -> int:

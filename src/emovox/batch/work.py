@@ -95,6 +95,47 @@ def predict_one(recognizer: Recognizer, path: str, classes: Sequence[str] | None
         )
 
 
+def predict_adapted_batch(
+    paths: Sequence[str],
+    *,
+    model: ModelPath = None,
+    classes: Sequence[str] | None = None,
+    manifest: str,
+    column: str,
+) -> pd.DataFrame:
+    """As :func:`predict_batch`, each file adapted to its speaker: the files that share its
+    value in ``column`` of ``manifest`` (all of them, also those outside ``paths``, so
+    that a resumed batch adapts as the first run did). Workers read the manifest
+    themselves, once per process."""
+    from emovox.batch.inputs import manifest_groups
+    from emovox.runtime import runtime
+
+    recognizer = recognizer_for(model)
+    chosen = recognizer.check_classes(list(classes)) if classes is not None else None
+    groups = runtime().shared(
+        ("batch-groups", manifest, column), lambda: manifest_groups(manifest, column)
+    )
+    found: dict[str, Result] = {}
+    for group in dict.fromkeys(groups.of.get(str(p)) for p in paths):
+        members = groups.members.get(group, []) if group is not None else []
+        try:
+            for result in recognizer.predict_files(members, classes=chosen, adapt=True):
+                found[str(result.source)] = result
+        except Exception as exc:  # one speaker must never stop the batch
+            for member in members:
+                found[member] = Failure(
+                    source=member,
+                    error=f"adapting to speaker {group!r} failed: {exc}",
+                    kind=type(exc).__name__,
+                )
+    results = [
+        found.get(str(p))
+        or Failure(source=str(p), error=f"not in the manifest '{manifest}'", kind="ParameterError")
+        for p in paths
+    ]
+    return rows.frame(results, labels=chosen or recognizer.labels, model_id=recognizer.model_id)
+
+
 def predict_batch(
     paths: Sequence[str], *, model: ModelPath = None, classes: Sequence[str] | None = None
 ) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from emovox.errors import EmovoxError, ParameterError
+from emovox.errors import EmovoxError, ModelError, ParameterError
 from emovox.interfaces.options import data_dir, parse_corpus_specs, parse_features, parse_params
 
 app = typer.Typer(
@@ -161,14 +161,41 @@ def predict(
     force: Annotated[
         bool, typer.Option("--force", help="With --out: delete what it holds and start over.")
     ] = False,
+    adapt: Annotated[
+        bool,
+        typer.Option(
+            "--adapt",
+            help="The files are one speaker: adapt to them (no labels needed; about 10 "
+            "utterances of mixed emotions give most of the gain).",
+        ),
+    ] = False,
+    adapt_by: Annotated[
+        str | None,
+        typer.Option(
+            "--adapt-by",
+            metavar="COLUMN",
+            help="With a manifest (.csv): adapt each file to the files that share its value "
+            "in COLUMN, e.g. --adapt-by speaker.",
+        ),
+    ] = None,
 ) -> None:
     """Predict the emotion of recordings, printing every class probability; with --out,
     of whole folders into a CSV or Parquet file, resumably."""
     from emovox.recognizer import Failure, Recognizer
 
+    if adapt and adapt_by is not None:
+        raise ParameterError(
+            "--adapt (all files are one speaker) and --adapt-by (a manifest column names each "
+            "file's speaker) do not go together; choose one."
+        )
     if output is not None:
         if record:
             raise ParameterError("--record and --out do not go together; record, then predict.")
+        if adapt:
+            raise ParameterError(
+                "--adapt treats the files as one speaker, which a batch into --out does not; "
+                "give a manifest with a speaker column and --adapt-by speaker."
+            )
         _predict_batch(
             files or [],
             output=output,
@@ -178,6 +205,7 @@ def predict(
             batch_size=batch_size,
             force=force,
             as_json=as_json,
+            adapt_by=adapt_by,
         )
         return
     if jobs is not None or batch_size is not None or force:
@@ -185,6 +213,7 @@ def predict(
             "--jobs, --batch-size and --force are for a batch written to a file: add "
             "--out results.csv (or .parquet)."
         )
+    groups = _manifest_groups(files or [], adapt_by) if adapt_by is not None else None
     sources: list[str] = _expand_sources(files or [])
     if record and sources:
         raise ParameterError(
@@ -201,13 +230,24 @@ def predict(
     labels = chosen or recognizer.labels
     if chosen_device is not None:
         sources.append(str(_record_to_temp(duration=duration, device=chosen_device)))
+    if (adapt or groups is not None) and not recognizer.can_adapt:
+        raise ModelError(
+            "This model cannot adapt to a speaker (it has no adapted head); drop --adapt, "
+            "or use a model trained with Whisper features and a linear head."
+        )
     with _progress(not as_json and len(sources) > 3) as hook:
-        results = recognizer.predict_files(sources, classes=chosen, hook=hook)
+        if groups is None:
+            results = recognizer.predict_files(sources, classes=chosen, hook=hook, adapt=adapt)
+        else:
+            results = _predict_by_group(recognizer, groups, classes=chosen, hook=hook)
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
         folder, names = _short_names([r.source or "" for r in results])
         out.print(_predictions_table(results, names, labels, folder=folder))
+        counts = sorted({r.adapted for r in results if not isinstance(r, Failure)})
+        if adapt or groups is not None:
+            err.print(_adaptation_note(counts, groups), highlight=False)
         for r in results:
             if isinstance(r, Failure):
                 err.print(
@@ -221,6 +261,42 @@ def predict(
                     )
     if any(isinstance(r, Failure) for r in results):
         raise typer.Exit(1)
+
+
+def _manifest_groups(files: list[str], column: str):
+    """The groups of the one manifest in ``files`` by ``column`` (``--adapt-by``)."""
+    from emovox.batch.inputs import is_manifest, manifest_groups
+
+    if len(files) != 1 or not is_manifest(files[0]):
+        raise ParameterError(
+            f"--adapt-by {column} needs one manifest (.csv) with a {column!r} column naming "
+            "each file's speaker."
+        )
+    return manifest_groups(files[0], column)
+
+
+def _predict_by_group(recognizer, groups, *, classes, hook) -> list:
+    """Every file of ``groups`` adapted to its group, in manifest order."""
+    found = {}
+    for members in groups.members.values():
+        for result in recognizer.predict_files(members, classes=classes, hook=hook, adapt=True):
+            found[result.source] = result
+    return [found[path] for path in groups.of]
+
+
+def _adaptation_note(counts: list[int], groups) -> str:
+    """What the adaptation did, for a person."""
+    if groups is not None:
+        return (
+            f"Adapted to each of {len(groups.members)} speakers' own files "
+            f"({min(counts, default=0)}-{max(counts, default=0)} utterances each)."
+        )
+    if not counts or counts == [0]:
+        return "Not adapted: no file held usable speech to adapt to."
+    return (
+        f"Adapted to one speaker from {max(counts)} utterance(s) (the files given); with "
+        "fewer than about 10 the gain is small."
+    )
 
 
 def _expand_sources(sources: list[str]) -> list[str]:
@@ -249,6 +325,7 @@ def _predict_batch(
     batch_size: int | None,
     force: bool,
     as_json: bool,
+    adapt_by: str | None = None,
 ) -> None:
     """``predict ... --out FILE``: the resumable folder batch (:mod:`emovox.batch`)."""
     from emovox.batch import predict_folder
@@ -267,6 +344,7 @@ def _predict_batch(
             batch_size=batch_size,
             force=force,
             hook=hook,
+            adapt_by=adapt_by,
         )
     for note in summary.notes:
         err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
@@ -570,53 +648,174 @@ def _print_summary(report: dict) -> None:
 
 
 # -- train -----------------------------------------------------------------------------
+LabelsOpt = Annotated[
+    str,
+    typer.Option(
+        "--labels",
+        help="emotions (folder / manifest labels are emotion names) or custom (any class "
+        "names, taken as written).",
+    ),
+]
+
+
 @app.command()
 def train(
     corpus: CorpusOpt,
     output: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")],
     data: DataOpt = None,
     policy: PolicyOpt = "drop",
-    features: FeaturesOpt = "stats",
-    classifier: ClassifierOpt = "svm",
+    features: Annotated[
+        str | None,
+        typer.Option(
+            "--features",
+            "-f",
+            help="mfcc_image, stats (the default), logmel, egemaps, whisper or JSON; with "
+            "--from-default, the default model's.",
+        ),
+    ] = None,
+    classifier: Annotated[
+        str | None,
+        typer.Option(
+            "--classifier",
+            help="rf, knn, svm (the default), logreg, mlp, seed_cnn, layer_logreg or "
+            "whisper_head; not with --from-default.",
+        ),
+    ] = None,
     param: ParamOpt = None,  # type: ignore[assignment]
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     force: ForceOpt = False,
     augment: AugmentOpt = None,
+    labels: LabelsOpt = "emotions",
+    from_default: Annotated[
+        bool,
+        typer.Option(
+            "--from-default",
+            help="Learn from your clips on top of the bundled default model (new language, "
+            "microphone or classes; a few dozen clips per class are enough).",
+        ),
+    ] = False,
+    estimate: Annotated[
+        bool | None,
+        typer.Option(
+            "--estimate/--no-estimate",
+            help="Cross-validate on the training clips (by speaker when known) and report "
+            "accuracy (default: with --from-default, or when every corpus is a folder or "
+            "manifest of your own).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Train on whole corpora and save a self-describing model folder (no pickle)."""
+    """Train on whole corpora, or on your own labelled clips, and save a self-describing
+    model folder (no pickle)."""
+    from emovox.labels import check_label_mode
     from emovox.model_folder import OWNED
     from emovox.output import check_output_folder
-    from emovox.recognizer import Recognizer
+    from emovox.training import train as run_training
 
+    mode = check_label_mode(labels)
+    if from_default and classifier is not None:
+        raise ParameterError(
+            "--from-default trains a head on the default model's; leave out --classifier."
+        )
     _say_overwritten(check_output_folder(output, force=force, owned=OWNED, what="model"))
-    table = _load_table(corpus, data, policy)
+    table = _load_training_table(corpus, data, policy, mode)
     with _library_warnings(), _progress(not as_json) as hook:
-        recognizer = Recognizer.train(
+        recognizer = run_training(
             table,
-            features=parse_features(features),
-            classifier=classifier,
+            features=None
+            if features is None and from_default
+            else parse_features(features or "stats"),
+            classifier=classifier or "svm",
             params=parse_params(param or []),
             seed=seed,
             cache=_cache(),
             hook=hook,
             augment=augment,
+            labels=mode,
+            from_default=from_default or None,
+            estimate=estimate,
         )
-    recognizer.metadata.setdefault("training", {})["label_policy"] = policy
+    training = recognizer.metadata.setdefault("training", {})
+    if mode == "emotions":
+        training["label_policy"] = policy
     saved = _write_safely(
         lambda target: recognizer.save(target, force=force),
         output,
         what="model",
     )
-    training = recognizer.metadata["training"]
+    report = training.get("estimate")
+    plot = _plot_training_report(report, saved) if report is not None else None
+    if plot is None and force:
+        (saved / "confusion.png").unlink(missing_ok=True)  # not this model's
     if as_json:
-        print(json.dumps({"model": str(saved), "labels": recognizer.labels, **training}, indent=2))
-    else:
-        out.print(f"Saved {saved}: {training['n_files']} files, classes {recognizer.labels}.")
+        summary = {"model": str(saved), "labels": recognizer.labels, **training}
+        if plot is not None:
+            summary["confusion_png"] = str(plot)
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    base = " on top of the default model" if from_default else ""
+    out.print(
+        f"Saved {escape(str(saved))}{base}: {training['n_files']} files, classes "
+        f"{escape(', '.join(recognizer.labels))}.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if report is not None:
+        from emovox.training_report import report_lines
+
+        for line in report_lines(report):
+            out.print(escape(line), highlight=False, soft_wrap=True)
+        if plot is not None:
+            out.print(f"Confusion matrix plot: {escape(str(plot))}", highlight=False)
+    for note in training.get("warnings", []):
+        err.print(f"[yellow]warning:[/yellow] {escape(note)}", highlight=False)
+
+
+def _load_training_table(corpus: list[str], data: Path | None, policy: str, labels: str):
+    """The corpora to train on; with ``labels="custom"`` folder and manifest corpora keep
+    their own class names."""
+    import pandas as pd
+
+    from emovox.corpora import load_corpus
+    from emovox.errors import CorpusError
+
+    if labels != "custom":
+        return _load_table(corpus, data, policy)
+    specs = parse_corpus_specs(corpus, data=data_dir(data))
+    tables = [
+        load_corpus(name, path, policy=policy, labels="custom")
+        if name in ("folder", "manifest")
+        else load_corpus(name, path, policy=policy)
+        for name, path in specs
+    ]
+    table = pd.concat(tables, ignore_index=True)
+    twice = table["path"].duplicated()
+    if twice.any():
+        raise CorpusError(
+            f"{int(twice.sum())} file(s) would be loaded twice (e.g. "
+            f"'{table.loc[twice, 'path'].iloc[0]}'); give each corpus folder once."
+        )
+    table["gender"] = table["gender"].astype(object).where(table["gender"].notna(), None)
+    return table
+
+
+def _plot_training_report(report: dict, folder: Path) -> Path | None:
+    """The cross-validated confusion matrix as ``confusion.png`` in the model folder."""
+    from emovox.training_report import plot_report
+
+    try:
+        return plot_report(report, folder / "confusion.png")
+    except OSError:
+        return None
 
 
 # Commands kept in their own modules register themselves on `app` when imported here.
-from emovox.interfaces import listen_command, serve_command, timeline_command  # noqa: E402, F401
+from emovox.interfaces import (  # noqa: E402, F401
+    batch_command,
+    listen_command,
+    serve_command,
+    timeline_command,
+)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -136,6 +136,14 @@ def listen_command(
         typer.Option(help="Stop after this many seconds of audio (default: until Ctrl-C)."),
     ] = None,
     as_json: JsonOpt = False,
+    adapt: Annotated[
+        bool,
+        typer.Option(
+            "--adapt",
+            help="Adapt to the person speaking as they talk (one speaker per session); "
+            "answers improve over the first ten or so utterances.",
+        ),
+    ] = False,
 ) -> None:
     """Listen to the microphone; print the emotion of each utterance as it ends."""
     from emovox.audio.record import ensure_input_device
@@ -147,6 +155,8 @@ def listen_command(
     chosen = ensure_input_device(_device(device))
     recognizer = Recognizer.load(model)
     wanted = recognizer.check_classes(classes)
+    if adapt:
+        recognizer._require_adaptation()
     view = LiveView(wanted or recognizer.labels)
     live = None
     if not as_json and out.is_terminal:
@@ -182,6 +192,7 @@ def listen_command(
             seconds=seconds,
             on_start=on_start,
             on_event=on_event,
+            adapt=adapt,
         )
     finally:
         if live is not None:

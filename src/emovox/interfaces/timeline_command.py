@@ -82,6 +82,14 @@ def timeline_command(
     ] = None,
     model: ModelFolderOpt = None,
     as_json: JsonOpt = False,
+    adapt: Annotated[
+        bool,
+        typer.Option(
+            "--adapt",
+            help="Adapt each channel to its own speaker from the recording itself (with "
+            "--channels each: each side of a call); best with a minute or more of speech.",
+        ),
+    ] = False,
 ) -> None:
     """Emotion over time in long recordings: speech found, cut into windows, each predicted."""
     from emovox.audio.stream import check_channels
@@ -102,6 +110,8 @@ def timeline_command(
     plots = _plot_paths(plot, files) if plot is not None else {}
     recognizer = Recognizer.load(model)
     chosen = recognizer.check_classes(classes)
+    if adapt:
+        recognizer._require_adaptation()
 
     results: list[tuple[str, Any]] = []
     envelopes: dict[str, Envelope] = {}
@@ -118,6 +128,7 @@ def timeline_command(
                     classes=chosen,
                     hook=hook,
                     envelope=envelope,
+                    adapt=adapt,
                 )
             except EmovoxError as exc:
                 results.append((file, Failure.from_error(file, exc)))
@@ -269,6 +280,7 @@ def _to_json(file: str, result: Any) -> dict[str, Any]:
         "merged": attrs.get("merged"),
         "model": attrs.get("model"),
         "skipped_speech": attrs.get("skipped_speech"),
+        "adapted": dict(attrs.get("adapted", {})),
         "warnings": list(attrs.get("warnings", [])),
         "summary": {
             str(channel): {

@@ -75,6 +75,7 @@ class UtteranceEvent:
                 label=self.prediction.label,
                 confidence=self.prediction.confidence,
                 probabilities=dict(self.prediction.probabilities),
+                adapted=self.prediction.adapted,
             )
         if self.error is not None:
             data["error"] = self.error

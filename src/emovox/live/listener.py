@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from emovox.adaptation import Profile
 from emovox.audio import SAMPLE_RATE
 from emovox.errors import DeviceError, EmovoxError, ParameterError
 from emovox.live.buffers import BlockRing, DropOldestQueue, QueueClosed
@@ -64,6 +65,7 @@ from emovox.live.events import ListenSummary, UtteranceEvent
 
 if TYPE_CHECKING:
     from emovox.recognizer import Classes, Recognizer
+    from emovox.results import Prediction
     from emovox.segmentation import Utterance, VadParams
 
 DEFAULT_VAD_PAUSE = 0.5
@@ -177,6 +179,10 @@ class Listener:
         late_after: an answer delivered later than this after its utterance ended is late.
         stream_factory: replaces ``sounddevice.InputStream`` (tests, other sources).
         clock: the time source for latencies (``time.monotonic``).
+        adapt: adapt to the person speaking as they talk: a running profile of every
+            utterance heard so far (this one included) feeds the adapted head, so answers
+            improve over the first ten or so utterances (:mod:`emovox.adaptation`; each
+            prediction's ``adapted`` gives the count). One speaker per session.
 
     Raises:
         ParameterError: for a bad option (before anything is opened);
@@ -199,6 +205,7 @@ class Listener:
         late_after: float = DEFAULT_LATE_AFTER,
         stream_factory: StreamFactory | None = None,
         clock: Callable[[], float] = time.monotonic,
+        adapt: bool = False,
     ) -> None:
         from emovox.audio.record import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
         from emovox.segmentation import VadParams
@@ -222,6 +229,13 @@ class Listener:
         self.late_after = _seconds("late_after", late_after)
         self.vad = vad if vad is not None else VadParams(min_duration_off=DEFAULT_VAD_PAUSE)
         self.classes = recognizer.check_classes(classes)
+        if not isinstance(adapt, bool):
+            raise ParameterError(f"adapt must be True or False, got {adapt!r}.")
+        if adapt:
+            recognizer._require_adaptation()
+        self.adapt = adapt
+        self.profile: Profile | None = None
+        """With ``adapt``: the running profile of the speaker heard so far."""
         self._predictor = copy.copy(recognizer)
         self._predictor.check_speech = False  # the segmenter found the speech
         self._factory = stream_factory
@@ -506,9 +520,7 @@ class Listener:
             return
         started = self._clock()
         try:
-            prediction = self._predictor.predict_signal(
-                work.signal, sample_rate=SAMPLE_RATE, classes=self.classes
-            )
+            prediction = self._prediction(work.signal)
         except EmovoxError as exc:
             self._failed += 1
             self._deliver(
@@ -534,6 +546,18 @@ class Listener:
                 ended_at=work.ended_at,
             )
         )
+
+    def _prediction(self, signal: np.ndarray) -> Prediction:
+        """``predict_signal`` on one utterance; with ``adapt``, the utterance joins the
+        running profile first and the answer is adapted to it."""
+        if not self.adapt:
+            return self._predictor.predict_signal(
+                signal, sample_rate=SAMPLE_RATE, classes=self.classes
+            )
+        analysis = self._predictor._analyse(signal, sample_rate=SAMPLE_RATE)
+        profile = self.profile or Profile.empty(analysis.embedding.size)
+        self.profile = profile.add(analysis.embedding)
+        return self._predictor._finish(analysis, self.classes, self.profile)  # type: ignore[return-value]
 
     def _deliver_dropped(self, work: _Work, reason: str) -> None:
         self._dropped += 1
