@@ -337,3 +337,64 @@ def test_cli_adaptation_options_are_judged_before_any_work(speaker_files, monkey
     for args, message in cases:
         code, _, err = run_cli(monkeypatch, capsys, "predict", "--model", str(folder), *args)
         assert code != 0 and message in err.replace("\n", " "), (args, err)
+
+
+# -- emotion over time: timelines per channel, and the live mode ------------------------------
+
+
+def test_timeline_adapts_each_channel_to_its_own_windows(tones, tmp_path):
+    import soundfile as sf
+
+    from helpers import buzz, quiet
+
+    recognizer, _ = tones
+    gap = quiet(0.8, level=3e-4)
+    left = np.concatenate([gap, buzz(2.5, f0=95), gap, buzz(2.0, f0=100, seed=2), gap])
+    right = np.concatenate([gap, buzz(3.0, f0=120, seed=3), gap, buzz(1.6, f0=115, seed=4)])
+    right = np.concatenate([right, np.zeros(left.size - right.size, np.float32)])
+    right += quiet(right.size / 16000, seed=7, level=3e-4)
+    path = tmp_path / "call.wav"
+    sf.write(path, np.stack([left, right], 1), 16000)
+
+    plain = recognizer.timeline(path, channels="each")
+    adapted = recognizer.timeline(path, channels="each", adapt=True)
+    assert "adapted" not in plain.columns and plain.attrs["adapted"] == {}
+    assert list(adapted.index) == list(plain.index)
+    counts = adapted.groupby("channel").size().to_dict()
+    assert adapted.attrs["adapted"] == counts and set(counts) == {"ch1", "ch2"}
+    signal = sf.read(path, dtype="float32")[0]
+    for channel, column in (("ch1", 0), ("ch2", 1)):
+        part = adapted[adapted["channel"] == channel]
+        assert set(part["adapted"]) == {counts[channel]}
+        windows = [
+            signal[round(s * 16000) : round(e * 16000), column] for s, e in part.index.tolist()
+        ]
+        profile = Profile.from_embeddings([recognizer.extractor(w) for w in windows])
+        reference = recognizer.with_profile(profile)
+        for window, (_, row) in zip(windows, part.iterrows(), strict=True):
+            expected = reference.predict_signal(window, sample_rate=16000)
+            assert row["p_anger"] == pytest.approx(expected.probabilities["anger"], abs=1e-9)
+    merged = recognizer.timeline(path, channels="each", adapt=True, merge=True)
+    assert set(merged["adapted"]) <= set(counts.values())
+
+
+def test_listening_keeps_a_running_profile_of_the_speaker(tones):
+    from test_listen import offline, run, stream_of, three_buzzes
+
+    from emovox.live import Listener
+
+    recognizer, _ = tones
+    signal, _ = three_buzzes()
+    events, _ = run(Listener(recognizer, stream_factory=stream_of(signal), adapt=True))
+    assert [e.prediction.adapted for e in events] == [1, 2, 3]
+    assert events[-1].to_dict()["adapted"] == 3
+    utterances = offline(signal)
+    embeddings = [recognizer.extractor(u.signal) for u in utterances]
+    for i, (event, utterance) in enumerate(zip(events, utterances, strict=True)):
+        profile = Profile.from_embeddings(embeddings[: i + 1])
+        expected = recognizer.with_profile(profile).predict_signal(
+            utterance.signal, sample_rate=16000
+        )
+        assert event.prediction.probabilities == pytest.approx(expected.probabilities, abs=1e-9)
+    plain, _ = run(Listener(recognizer, stream_factory=stream_of(signal)))
+    assert {e.prediction.adapted for e in plain} == {0}
