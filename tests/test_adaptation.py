@@ -379,9 +379,8 @@ def test_timeline_adapts_each_channel_to_its_own_windows(tones, tmp_path):
 
 
 def test_listening_keeps_a_running_profile_of_the_speaker(tones):
-    from test_listen import offline, run, stream_of, three_buzzes
-
     from emovox.live import Listener
+    from test_listen import offline, run, stream_of, three_buzzes
 
     recognizer, _ = tones
     signal, _ = three_buzzes()
@@ -398,3 +397,31 @@ def test_listening_keeps_a_running_profile_of_the_speaker(tones):
         assert event.prediction.probabilities == pytest.approx(expected.probabilities, abs=1e-9)
     plain, _ = run(Listener(recognizer, stream_factory=stream_of(signal)))
     assert {e.prediction.adapted for e in plain} == {0}
+
+
+def test_http_timeline_adapts_on_request_and_says_why_it_cannot(tones, tmp_path):
+    import io
+
+    import soundfile as sf
+    from fastapi.testclient import TestClient
+
+    from emovox.interfaces.http import create_app
+    from helpers import buzz, quiet
+
+    recognizer, _ = tones
+    WAV = {"content-type": "audio/wav"}
+    signal = np.concatenate([quiet(0.5), buzz(2.0), quiet(0.8, seed=3), buzz(1.5, seed=4)])
+    data = io.BytesIO()
+    sf.write(data, signal, 16000, format="WAV")
+    with TestClient(create_app(model=recognizer)) as client:
+        answer = client.post("/v1/timeline?adapt=true", content=data.getvalue(), headers=WAV)
+        assert answer.status_code == 200, answer.text
+        rows = answer.json()["rows"]
+        assert rows and {r["adapted"] for r in rows} == {len(rows)}
+        plain = client.post("/v1/timeline", content=data.getvalue(), headers=WAV).json()["rows"]
+        assert {r["adapted"] for r in plain} == {0}
+    unable = recognizer.with_profile(None)
+    unable.adaptation = None
+    with TestClient(create_app(model=unable)) as client:
+        answer = client.post("/v1/timeline?adapt=true", content=data.getvalue(), headers=WAV)
+        assert answer.status_code == 422 and answer.json()["error"]["code"] == "cannot_adapt"

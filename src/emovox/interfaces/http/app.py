@@ -134,6 +134,10 @@ class PredictAnswer(BaseModel):
     probabilities: dict[str, float]
     duration: float
     speech: bool | None
+    head: str = "unadapted"
+    """Which head answered: ``unadapted``, or ``adapted`` to a speaker."""
+    adapted: int = 0
+    """Utterances of the speaker the answer was adapted to (0: not adapted)."""
     warnings: list[str]
     model: str
 
@@ -145,6 +149,8 @@ class TimelineRow(BaseModel):
     label: str
     confidence: float
     probabilities: dict[str, float]
+    adapted: int = 0
+    """With ``adapt=true``: the windows of this channel the answer was adapted to."""
 
 
 class ChannelSummary(BaseModel):
@@ -282,6 +288,9 @@ def create_app(*, model: Any = None, settings: Settings | None = None) -> FastAP
         merge: bool = Query(False, description="Join consecutive windows of one emotion."),
         channels: str = Query("mix", description="mix, or each (one timeline per channel)."),
         classes: str | None = Query(None, description=CLASSES_HELP),
+        adapt: bool = Query(
+            False, description="Adapt each channel to its own speaker from the recording."
+        ),
     ) -> dict[str, Any]:
         from emovox.audio.stream import check_channels
         from emovox.segmentation.windows import check_windows
@@ -290,6 +299,8 @@ def create_app(*, model: Any = None, settings: Settings | None = None) -> FastAP
         _query(recognizer.check_classes, classes)
         _query(check_windows, window, hop)
         _query(check_channels, channels)
+        if adapt and not recognizer.can_adapt:
+            raise ApiError(422, "cannot_adapt", "This model cannot adapt to a speaker.")
         data = await _read_audio(request, settings)
         _check_seconds(data, settings.max_timeline_seconds)
         frame = await _run(
@@ -302,6 +313,7 @@ def create_app(*, model: Any = None, settings: Settings | None = None) -> FastAP
             merge=merge,
             channels=channels,
             classes=classes,
+            adapt=adapt,
         )
         return _timeline_answer(frame, recognizer)
 
