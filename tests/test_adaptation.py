@@ -342,12 +342,24 @@ def test_cli_adaptation_options_are_judged_before_any_work(speaker_files, monkey
 # -- emotion over time: timelines per channel, and the live mode ------------------------------
 
 
+def eager(recognizer: Recognizer) -> Recognizer:
+    """``recognizer`` adapting from the first utterance (the default needs a few)."""
+    twin = recognizer.with_profile(None)
+    twin.adaptation = Adaptation(
+        head=recognizer.adaptation.head,
+        prior=recognizer.adaptation.prior,
+        shrinkage=recognizer.adaptation.shrinkage,
+        min_utterances=1,
+    )
+    return twin
+
+
 def test_timeline_adapts_each_channel_to_its_own_windows(tones, tmp_path):
     import soundfile as sf
 
     from helpers import buzz, quiet
 
-    recognizer, _ = tones
+    recognizer = eager(tones[0])
     gap = quiet(0.8, level=3e-4)
     left = np.concatenate([gap, buzz(2.5, f0=95), gap, buzz(2.0, f0=100, seed=2), gap])
     right = np.concatenate([gap, buzz(3.0, f0=120, seed=3), gap, buzz(1.6, f0=115, seed=4)])
@@ -382,10 +394,13 @@ def test_listening_keeps_a_running_profile_of_the_speaker(tones):
     from emovox.live import Listener
     from test_listen import offline, run, stream_of, three_buzzes
 
-    recognizer, _ = tones
+    recognizer = eager(tones[0])
     signal, _ = three_buzzes()
     events, _ = run(Listener(recognizer, stream_factory=stream_of(signal), adapt=True))
     assert [e.prediction.adapted for e in events] == [1, 2, 3]
+    default, _ = run(Listener(tones[0], stream_factory=stream_of(signal), adapt=True))
+    minimum = tones[0].adaptation.min_utterances
+    assert [e.prediction.adapted for e in default] == [i if i >= minimum else 0 for i in (1, 2, 3)]
     assert events[-1].to_dict()["adapted"] == 3
     utterances = offline(signal)
     embeddings = [recognizer.extractor(u.signal) for u in utterances]
@@ -410,7 +425,10 @@ def test_http_timeline_adapts_on_request_and_says_why_it_cannot(tones, tmp_path)
 
     recognizer, _ = tones
     WAV = {"content-type": "audio/wav"}
-    signal = np.concatenate([quiet(0.5), buzz(2.0), quiet(0.8, seed=3), buzz(1.5, seed=4)])
+    parts = [quiet(0.5)]
+    for i in range(recognizer.adaptation.min_utterances + 1):
+        parts += [buzz(1.5, seed=i), quiet(0.8, seed=10 + i)]
+    signal = np.concatenate(parts)
     data = io.BytesIO()
     sf.write(data, signal, 16000, format="WAV")
     with TestClient(create_app(model=recognizer)) as client:

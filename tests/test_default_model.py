@@ -132,3 +132,40 @@ def test_default_model_refuses_other_encoder_weights(tmp_path, monkeypatch):
         Recognizer.load()
     meta = json.loads((default_model_path() / "emovox.json").read_text())
     assert meta["encoder_weights"]["sha256"].startswith("d01c3014")
+
+
+def test_default_model_ships_an_adapted_head_that_answers_only_with_a_profile():
+    from emovox.adaptation import Profile
+
+    recognizer = Recognizer.load()
+    assert recognizer.can_adapt
+    adaptation = recognizer.adaptation
+    assert adaptation.head.n_features_in_ == adaptation.prior.size == 6144
+    assert list(adaptation.head.classes_) == sorted(EMOTIONS)
+    tone = make_tone(freq=220.0, duration=1.5)
+    plain = recognizer.predict_signal(tone, sample_rate=16000)
+    assert plain.adapted == 0 and plain.head == "unadapted"
+    embedding = recognizer.extractor(tone)
+    few = Profile.from_embeddings([embedding] * (adaptation.min_utterances - 1 or 1))
+    below = recognizer.with_profile(few).predict_signal(tone, sample_rate=16000)
+    if few.count < adaptation.min_utterances:  # too few utterances: the unadapted answer
+        assert below.adapted == 0 and below.probabilities == plain.probabilities
+    enough = Profile.from_embeddings([embedding] * adaptation.min_utterances)
+    adapted = recognizer.with_profile(enough).predict_signal(tone, sample_rate=16000)
+    assert adapted.adapted == adaptation.min_utterances and adapted.head == "adapted"
+    assert adapted.probabilities != pytest.approx(plain.probabilities, abs=1e-6)
+
+
+@pytest.mark.corpus
+def test_adapting_to_one_actor_answers_every_clip_with_that_actors_profile(corpus_root):
+    """Six clips of one RAVDESS actor: --adapt in the CLI and predict_files(adapt=True)
+    agree, and each answer was adapted from all six."""
+    root = corpus_root("ravdess") / "Actor_07"
+    paths = sorted(root.glob("03-01-0[2-8]-02-01-01-07.*"))[:6]
+    if len(paths) < 6:
+        pytest.skip(f"RAVDESS actor 7's strong-intensity clips are not under {root}")
+    recognizer = Recognizer.load()
+    results = recognizer.predict_files([str(p) for p in paths], adapt=True)
+    assert [r.adapted for r in results] == [6] * 6
+    again = recognizer.adapt([str(p) for p in paths]).predict_file(str(paths[0]))
+    assert again.probabilities == pytest.approx(results[0].probabilities, abs=1e-9)

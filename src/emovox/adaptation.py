@@ -227,14 +227,14 @@ def copy_groups(speakers: np.ndarray, n_copies: int, *, shared: bool) -> np.ndar
     return np.concatenate([np.char.add(speakers, f"#{i}") for i in range(n_copies)])
 
 
-SHRINKAGE = 2.0
+SHRINKAGE = 1.0
 """Default ``k`` of :meth:`Profile.reference` (chosen in docs/results.md, *Speaker
 adaptation*, on inner splits of training speakers)."""
 
-MIN_UTTERANCES = 1
+MIN_UTTERANCES = 3
 """Default fewest utterances a profile needs before the adapted head answers."""
 
-SHARED_COPIES = True
+SHARED_COPIES = False
 """Whether augmented training copies share their speaker's mean (True) or each copy
 is normalised on its own."""
 
