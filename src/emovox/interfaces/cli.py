@@ -292,10 +292,13 @@ def _adaptation_note(counts: list[int], groups) -> str:
             f"({min(counts, default=0)}-{max(counts, default=0)} utterances each)."
         )
     if not counts or counts == [0]:
-        return "Not adapted: no file held usable speech to adapt to."
+        return (
+            "Not adapted: too few files held speech to adapt to (the unadapted head "
+            "answered)."
+        )
     return (
         f"Adapted to one speaker from {max(counts)} utterance(s) (the files given); with "
-        "fewer than about 10 the gain is small."
+        "fewer than about 10 it can be worse than not adapting (docs/results.md)."
     )
 
 
