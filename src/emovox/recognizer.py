@@ -126,15 +126,20 @@ class Recognizer:
         cls,
         table: pd.DataFrame,
         *,
-        features: dict,
+        features: dict | None = None,
         classifier: str = "svm",
         params: dict | None = None,
         seed: int = 0,
         cache: FeatureCache | None = None,
         hook: ProgressHook | None = None,
         augment: str | None = None,
+        labels: str = "emotions",
+        from_default: bool | str | Path | None = None,
+        estimate: bool | None = None,
     ) -> Recognizer:
-        """Fit on every row of a corpus table: see :func:`emovox.training.train`."""
+        """Fit on every row of a corpus table: see :func:`emovox.training.train`
+        (``labels="custom"``: classes of one's own; ``from_default=True``: learn from a few
+        clips on top of the default model)."""
         from emovox.training import train
 
         return train(
@@ -146,6 +151,9 @@ class Recognizer:
             cache=cache,
             hook=hook,
             augment=augment,
+            labels=labels,
+            from_default=from_default,
+            estimate=estimate,
         )
 
     @classmethod

@@ -386,8 +386,8 @@ def timeline_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows as JSON-able dicts: start, end, channel, label, confidence, probabilities."""
     labels = [c[2:] for c in frame.columns if c.startswith("p_")]
     records = []
-    for (start, end), row in zip(frame.index, frame.itertuples(index=False), strict=True):
-        values = row._asdict()
+    # to_dict, not itertuples: class names with spaces or symbols are not field names
+    for (start, end), values in zip(frame.index, frame.to_dict("records"), strict=True):
         records.append(
             {
                 "start": float(start),
@@ -395,7 +395,7 @@ def timeline_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "channel": values["channel"],
                 "label": values["label"],
                 "confidence": float(values["confidence"]),
-                "probabilities": {k: float(getattr(row, f"p_{k}")) for k in labels},
+                "probabilities": {k: float(values[f"p_{k}"]) for k in labels},
             }
         )
         if "adapted" in values:

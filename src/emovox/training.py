@@ -60,7 +60,7 @@ def train(
     """
     from emovox.features import make_extractor
     from emovox.features.batch import augmented_features, check_augment, table_features
-    from emovox.labels import label_order
+    from emovox.labels import class_order
     from emovox.models import fit_model, make_model
     from emovox.recognizer import Recognizer
 
@@ -86,7 +86,7 @@ def train(
     check_augment(augment)
     started = time.perf_counter()
     X, kept, failures = table_features(table, features, cache=cache, hook=hook)
-    labels_found = label_order(set(kept["label"]))
+    labels_found = class_order(set(kept["label"]))
     if len(labels_found) < 2:
         raise EmovoxError(
             f"Training needs at least two classes; the files read hold {labels_found}."
@@ -124,7 +124,7 @@ def train(
         },
     }
     if labels == "custom":
-        metadata["training"]["labels"] = "custom"
+        metadata["training"]["label_mode"] = "custom"
     if report is not None:
         metadata["training"]["estimate"] = report
         metadata["training"]["warnings"] = report["warnings"]
@@ -244,7 +244,8 @@ def _pop_proba(report: dict[str, Any] | None) -> np.ndarray | None:
 
 MIN_CALIBRATION_CLIPS = 40
 """A from-default head is temperature-scaled on its cross-validated probabilities only
-when these come from speaker-independent folds over at least this many clips."""
+when these come from speaker-independent folds over at least this many clips, and only
+ever softened (temperature >= 1)."""
 
 
 def _train_from_default(
@@ -265,7 +266,7 @@ def _train_from_default(
     from emovox.features import make_extractor
     from emovox.features.batch import augmented_features, check_augment, table_features
     from emovox.from_default import DefaultPrior, PriorHead, prior_matrix
-    from emovox.labels import label_order
+    from emovox.labels import class_order
     from emovox.model_folder import default_model_path, read_metadata
     from emovox.recognizer import Recognizer
     from emovox.training_report import fit_temperature
@@ -286,12 +287,14 @@ def _train_from_default(
         )
     extractor = make_extractor(features)
     check_augment(augment)
-    prior = DefaultPrior.from_folder(None if source is True else folder)
+    prior = DefaultPrior.from_folder(
+        None if source is True else folder, statistics=params.get("space") == "prior"
+    )
     head_params = {"prior": prior, **params}
     PriorHead(**head_params)._check()  # bad values fail here, before any extraction
     started = time.perf_counter()
     X, kept, failures = table_features(table, features, cache=cache, hook=hook)
-    classes = label_order(set(kept["label"]))
+    classes = class_order(set(kept["label"]))
     if len(classes) < 2:
         raise EmovoxError(f"Training needs at least two classes; the files read hold {classes}.")
     copies = [X, *augmented_features(kept, features, augment, cache=cache, hook=hook)]
@@ -315,7 +318,9 @@ def _train_from_default(
         and report["protocol"]["speaker_independent"]
         and len(y) >= MIN_CALIBRATION_CLIPS
     ):
-        temperature = fit_temperature(proba, y, classes)
+        # never sharper: folds learn from fewer clips than the final head, and a few
+        # dozen clips cannot vouch for more confidence than the fit gives
+        temperature = fit_temperature(proba, y, classes, lowest=1.0)
     matched = prior_matrix(classes, prior.classes)
     mapping = {
         name: str(prior.classes[int(np.argmax(row))]) if row.any() else None
@@ -365,7 +370,7 @@ def _train_from_default(
         },
     }
     if labels == "custom":
-        metadata["training"]["labels"] = "custom"
+        metadata["training"]["label_mode"] = "custom"
     if report is not None:
         metadata["training"]["estimate"] = report
         metadata["training"]["warnings"] = report["warnings"]

@@ -84,9 +84,10 @@ def build_table(
     root: Path,
     expected: str,
     skipped: list[Path],
-    policy: Policy,
+    policy: Policy | None,
 ) -> pd.DataFrame:
-    """The corpus table: core columns first, sorted by path, label policy applied.
+    """The corpus table: core columns first, sorted by path, label policy applied
+    (``policy=None``: custom labels, left as they are).
 
     Each record holds ``path`` and the corpus' fields; ``corpus`` is filled in here.
     Skipped files are reported with :func:`warn_skipped`.

@@ -4,9 +4,11 @@ The manifest is the way to bring any corpus to emovox with speakers known (so th
 can be evaluated speaker-independently). ``path`` is relative to the CSV's folder unless
 absolute, and may be any audio format the audio loader reads; ``label`` is an emotion
 name read through :func:`emovox.corpora.naming.normalize_label` (``angry``, ``Anger``
-...); ``speaker`` is any id, stored as ``manifest:<id>`` (``manifest:unknown`` when
-absent or empty); ``gender`` is f/m/female/male, or empty when unknown. Other columns
-are carried into the table unchanged.
+...), or, with ``labels="custom"``, any class name, taken as written
+(:func:`emovox.labels.clean_custom_label`); ``speaker`` is any id, stored as
+``manifest:<id>`` (``manifest:unknown`` when absent or empty); ``gender`` is
+f/m/female/male, or empty when unknown. Other columns are carried into the table
+unchanged.
 """
 
 from __future__ import annotations
@@ -17,8 +19,15 @@ import pandas as pd
 
 from emovox.corpora.files import absolute, build_table
 from emovox.corpora.naming import LABEL_SYNONYMS, try_normalize_label
-from emovox.errors import CorpusError
-from emovox.labels import Policy
+from emovox.errors import CorpusError, ParameterError
+from emovox.labels import (
+    CUSTOM_HINT,
+    LabelMode,
+    Policy,
+    check_custom_labels,
+    check_label_mode,
+    clean_custom_label,
+)
 
 CORPUS = "manifest"
 EXPECTED = "a CSV file with the header path,label[,speaker][,gender]"
@@ -70,25 +79,54 @@ def read_manifest(csv_path: str | Path) -> pd.DataFrame:
     return rows
 
 
-def load_manifest(root: str | Path, *, policy: Policy = "drop") -> pd.DataFrame:
+def _custom_labels(rows: pd.DataFrame, csv_path: Path) -> pd.Series:
+    """The ``label`` column as custom class names; :class:`CorpusError` naming the lines
+    of an unusable name."""
+    cleaned: dict[str, str] = {}
+    for name in rows["label"].unique():
+        try:
+            cleaned[name] = clean_custom_label(name)
+        except ParameterError as exc:
+            lines = _lines(rows["label"] == name)
+            raise CorpusError(f"The manifest '{csv_path}', line(s) {lines}: {exc}") from None
+    labels = rows["label"].map(cleaned)
+    try:
+        check_custom_labels(labels)
+    except ParameterError as exc:
+        raise CorpusError(f"The manifest '{csv_path}': {exc}") from None
+    return labels
+
+
+def load_manifest(
+    root: str | Path, *, policy: Policy = "drop", labels: LabelMode = "emotions"
+) -> pd.DataFrame:
     """Load the files listed in the manifest CSV ``root``.
 
+    ``labels`` is ``"emotions"`` (the ``label`` column holds emotion names; ``policy``
+    applies) or ``"custom"`` (any class names, taken as written; ``policy`` ignored).
+
     Raises:
-        CorpusError: for a missing or malformed CSV, unknown labels or genders, files
+        CorpusError: for a missing or malformed CSV, unknown labels (with
+            ``labels="emotions"``) or unusable custom names, unknown genders, files
             listed twice, or listed files that do not exist (the first few are named).
     """
+    mode = check_label_mode(labels)
     csv_path = absolute(root)
     rows = read_manifest(csv_path)
     folder = csv_path.parent
 
     paths = rows["path"].map(lambda p: str(absolute(folder / p)))
-    labels = rows["label"].map(try_normalize_label)
-    unknown = labels.isna()
+    if mode == "custom":
+        classes = _custom_labels(rows, csv_path)
+    else:
+        classes = rows["label"].map(try_normalize_label)
+    unknown = classes.isna()
     if unknown.any():
         names = sorted(set(rows.loc[unknown, "label"]))
         raise CorpusError(
             f"The manifest '{csv_path}' has unknown label(s) {', '.join(names)} (line(s) "
-            f"{_lines(unknown)}); known names are: {', '.join(sorted(LABEL_SYNONYMS))}."
+            f"{_lines(unknown)}); known names are: {', '.join(sorted(LABEL_SYNONYMS))}. "
+            f"{CUSTOM_HINT}"
         )
     genders = (
         rows["gender"].str.lower() if "gender" in rows.columns else pd.Series("", index=rows.index)
@@ -131,9 +169,14 @@ def load_manifest(root: str | Path, *, policy: Policy = "drop") -> pd.DataFrame:
             **{column: rows.at[i, column] for column in extra},
         }
         for i, path, label, original, speaker, gender in zip(
-            rows.index, paths, labels, rows["label"], speakers, genders, strict=True
+            rows.index, paths, classes, rows["label"], speakers, genders, strict=True
         )
     ]
     return build_table(
-        records, corpus=CORPUS, root=csv_path, expected=EXPECTED, skipped=[], policy=policy
+        records,
+        corpus=CORPUS,
+        root=csv_path,
+        expected=EXPECTED,
+        skipped=[],
+        policy=None if mode == "custom" else policy,
     )
