@@ -287,3 +287,46 @@ def test_no_estimate_when_every_class_is_one_speaker():
     assert proba is None and "uar" not in report
     assert "no estimate" in report["warnings"][0]
     assert "no estimate" in report_lines(report)[0]
+
+
+@pytest.mark.slow
+def test_from_default_with_known_speakers_composes_with_speaker_adaptation(
+    tmp_path, monkeypatch, capsys
+):
+    """Clips of three speakers (a manifest with a speaker column): the model gets an adapted
+    head too, pulled toward the default's adapted head, and `predict --adapt` uses it."""
+    import soundfile as sf
+
+    from emovox.recognizer import Recognizer
+    from helpers import buzz, run_cli
+
+    monkeypatch.setenv("EMOVOX_CACHE", str(tmp_path / "cache"))
+    lines = ["path,label,speaker"]
+    for s, shift in enumerate((1.0, 1.15, 0.9)):
+        for label, f0 in (("angry", 170.0), ("sad", 95.0)):
+            for i in range(3):
+                name = f"s{s}_{label}{i}.wav"
+                signal = buzz(1.0, f0=f0 * shift * (1 + 0.03 * i), seed=10 * s + i)
+                sf.write(tmp_path / name, signal, 16000)
+                lines.append(f"{name},{label},spk{s}")
+    (tmp_path / "clips.csv").write_text("\n".join(lines) + "\n")
+    code, _, err = run_cli(
+        monkeypatch, capsys, "train", "-c", f"manifest={tmp_path / 'clips.csv'}",
+        "--from-default", "--out", str(tmp_path / "model"), "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    recognizer = Recognizer.load(tmp_path / "model")
+    assert recognizer.can_adapt and recognizer.labels == ["anger", "sad"]
+    assert list(recognizer.adaptation.head.classes_) == ["anger", "sad"]
+    files = [str(tmp_path / f"s1_{label}{i}.wav") for label in ("angry", "sad") for i in range(3)]
+    code, out, err = run_cli(
+        monkeypatch, capsys, "predict", "--model", str(tmp_path / "model"), "--adapt",
+        "--json", *files,
+    )  # fmt: skip
+    assert code == 0, err
+    answers = json.loads(out)
+    with_speech = sum(a["speech"] is not False for a in answers)  # the profile's utterances
+    assert with_speech >= recognizer.adaptation.min_utterances
+    assert {a["adapted"] for a in answers} == {with_speech}
+    assert {a["head"] for a in answers} == {"adapted"}
+    assert set(answers[0]["probabilities"]) == {"anger", "sad"}

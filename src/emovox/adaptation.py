@@ -268,7 +268,9 @@ def fit_adaptation(
     estimator = fit_model(
         make(), centre_by_group(X, groups), np.tile(labels, n), groups=np.tile(speakers, n)
     )
-    head = collapse_linear(estimator)
+    # a PriorHead (emovox.from_default) folds itself; scikit-learn heads are folded
+    head = estimator.linear_head() if hasattr(estimator, "linear_head") else None
+    head = head if head is not None else collapse_linear(estimator)
     if head is None:
         return None
     return Adaptation(

@@ -378,9 +378,54 @@ def _train_from_default(
         metadata["encoder_weights"] = meta["encoder_weights"]
     elif hasattr(extractor, "weights_info"):
         metadata["encoder_weights"] = extractor.weights_info()
+    adaptation = _adapted_from_default(folder, head_params, copies, kept, hook)
     return Recognizer(
         features=extractor.config(),
         model=head.to_estimator(temperature=temperature),
         labels=classes,
         metadata=metadata,
+        adaptation=adaptation,
     )
+
+
+def _adapted_from_default(
+    folder: Path,
+    head_params: dict[str, Any],
+    copies: list[np.ndarray],
+    kept: pd.DataFrame,
+    hook: ProgressHook | None,
+) -> Adaptation | None:
+    """Speaker adaptation composed with ``--from-default``: a second PriorHead, pulled
+    toward the default model's *adapted* head, fitted on speaker-centred clips. Needs the
+    prior model's adapted head and clips of at least two known speakers (a manifest's
+    ``speaker`` column); None otherwise."""
+    from emovox.adaptation import Adaptation as _Adaptation
+    from emovox.adaptation import fit_adaptation
+    from emovox.corpora.folder import UNKNOWN_SPEAKER
+    from emovox.from_default import DefaultPrior, PriorHead
+
+    prior_adaptation = _Adaptation.load(folder)
+    if prior_adaptation is None or head_params.get("space") == "prior":
+        return None
+    speakers = kept["speaker"].to_numpy().astype(str)
+    if len(set(speakers) - {UNKNOWN_SPEAKER}) < 2:
+        return None
+    adapted = prior_adaptation.head
+    prior = DefaultPrior.from_arrays(
+        weight=adapted.weight,
+        bias=adapted.bias,
+        classes=adapted.classes,
+        mean=np.zeros(adapted.n_features_in_),
+        scale=np.ones(adapted.n_features_in_),
+        temperature=adapted.temperature,
+        source=f"{folder}/adapted",
+    )
+    step = StepCounter(hook, "fitting the speaker-adapted head", total=None)
+    adaptation = fit_adaptation(
+        lambda: PriorHead(**{**head_params, "prior": prior}),
+        copies,
+        kept["label"].to_numpy().astype(str),
+        speakers,
+    )
+    step.finish()
+    return adaptation
