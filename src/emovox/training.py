@@ -114,20 +114,8 @@ def train(
         "model": {"name": classifier, "params": params},
         "seed": seed,
         "augment": augment,
-        "training": {
-            "corpora": {k: int(v) for k, v in kept["corpus"].value_counts().items()},
-            "n_files": len(kept),
-            "speakers": sorted(kept["speaker"].unique().tolist()),
-            "class_counts": {k: int(v) for k, v in kept["label"].value_counts().items()},
-            "failures": [f.to_dict() for f in failures],
-            "seconds": round(time.perf_counter() - started, 1),
-        },
+        "training": _training_summary(kept, failures, started, labels=labels, report=report),
     }
-    if labels == "custom":
-        metadata["training"]["label_mode"] = "custom"
-    if report is not None:
-        metadata["training"]["estimate"] = report
-        metadata["training"]["warnings"] = report["warnings"]
     if hasattr(extractor, "weights_info"):
         metadata["encoder_weights"] = extractor.weights_info()
     return Recognizer(
@@ -137,6 +125,31 @@ def train(
         metadata=metadata,
         adaptation=adaptation,
     )
+
+
+def _training_summary(
+    kept: pd.DataFrame,
+    failures: list[Any],
+    started: float,
+    *,
+    labels: str,
+    report: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """``metadata["training"]``: the data a model was fitted on, and the estimate if any."""
+    summary: dict[str, Any] = {
+        "corpora": {k: int(v) for k, v in kept["corpus"].value_counts().items()},
+        "n_files": len(kept),
+        "speakers": sorted(kept["speaker"].unique().tolist()),
+        "class_counts": {k: int(v) for k, v in kept["label"].value_counts().items()},
+        "failures": [f.to_dict() for f in failures],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if labels == "custom":
+        summary["label_mode"] = "custom"
+    if report is not None:
+        summary["estimate"] = report
+        summary["warnings"] = report["warnings"]
+    return summary
 
 
 def _adaptation(
@@ -360,20 +373,8 @@ def _train_from_default(
             "class_map": mapping,
             "temperature": temperature,
         },
-        "training": {
-            "corpora": {k: int(v) for k, v in kept["corpus"].value_counts().items()},
-            "n_files": len(kept),
-            "speakers": sorted(kept["speaker"].unique().tolist()),
-            "class_counts": {k: int(v) for k, v in kept["label"].value_counts().items()},
-            "failures": [f.to_dict() for f in failures],
-            "seconds": round(time.perf_counter() - started, 1),
-        },
+        "training": _training_summary(kept, failures, started, labels=labels, report=report),
     }
-    if labels == "custom":
-        metadata["training"]["label_mode"] = "custom"
-    if report is not None:
-        metadata["training"]["estimate"] = report
-        metadata["training"]["warnings"] = report["warnings"]
     if "encoder_weights" in meta:
         metadata["encoder_weights"] = meta["encoder_weights"]
     elif hasattr(extractor, "weights_info"):
