@@ -67,9 +67,12 @@ def test_predict_multipart_matches_recognizer_exactly(client, recognizer, clip):
         "probabilities",
         "duration",
         "speech",
+        "head",
+        "adapted",
         "warnings",
         "model",
     }
+    assert body["head"] == "unadapted" and body["adapted"] == 0
     assert body["probabilities"] == expected.probabilities
     assert body["label"] == expected.label and body["confidence"] == expected.confidence
     assert body["duration"] == expected.duration and body["speech"] == expected.speech

@@ -383,7 +383,8 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def timeline_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows as JSON-able dicts: start, end, channel, label, confidence, probabilities."""
+    """The rows as JSON-able dicts: start, end, channel, label, confidence, probabilities
+    and adapted (windows of the channel's speaker profile; 0 when not adapted)."""
     labels = [c[2:] for c in frame.columns if c.startswith("p_")]
     records = []
     # to_dict, not itertuples: class names with spaces or symbols are not field names
@@ -396,10 +397,9 @@ def timeline_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "label": values["label"],
                 "confidence": float(values["confidence"]),
                 "probabilities": {k: float(values[f"p_{k}"]) for k in labels},
+                "adapted": int(values.get("adapted", 0)),
             }
         )
-        if "adapted" in values:
-            records[-1]["adapted"] = int(values["adapted"])
     return records
 
 
