@@ -175,6 +175,11 @@ def test_cli_train_and_predict_with_custom_labels(clips, tmp_path, monkeypatch, 
     answer = json.loads(out)[0]
     assert answer["label"] == "ärgerlich"
     assert set(answer["probabilities"]) == {"ärgerlich", "Very calm"}
+    code, out, err = run_cli(
+        monkeypatch, capsys, "predict", str(clip), "--model", str(tmp_path / "m")
+    )  # fmt: skip
+    assert code == 0, err
+    assert " class " in out and " emotion " not in out and "ärgerlich" in out
 
 
 def test_batch_rows_and_http_use_the_custom_names(model: Path, clips: Path, tmp_path: Path):

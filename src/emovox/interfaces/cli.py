@@ -379,8 +379,11 @@ def _predictions_table(results: list, names: list[str], labels: list[str], *, fo
 
     caption = escape(f"files in {folder}") if folder else None
     table = Table(title="emovox predictions", caption=caption, box=box.SIMPLE_HEAD)
+    from emovox.labels import ALL_LABELS
+
     table.add_column("file", overflow="fold", min_width=10)
-    table.add_column("emotion", style="bold")
+    own = not set(labels) <= set(ALL_LABELS)  # a model trained with --labels custom
+    table.add_column("class" if own else "emotion", style="bold")
     wide = out.width >= 30 + sum(max(len(label), 4) + 3 for label in labels)
     if wide:
         for label in labels:
