@@ -168,15 +168,21 @@ def test_without_a_profile_the_answer_is_exactly_the_unadapted_model(tones):
     assert unadapted.probabilities == plain.probabilities
 
 
-def test_too_few_utterances_fall_back_to_the_unadapted_head(tones):
-    recognizer, files = tones
-    strict = recognizer.with_profile(None)
-    strict.adaptation = Adaptation(
+def eager(recognizer: Recognizer, min_utterances: int = 1) -> Recognizer:
+    """``recognizer`` adapting from ``min_utterances`` utterances (the default needs a few)."""
+    twin = recognizer.with_profile(None)
+    twin.adaptation = Adaptation(
         head=recognizer.adaptation.head,
         prior=recognizer.adaptation.prior,
         shrinkage=recognizer.adaptation.shrinkage,
-        min_utterances=5,
+        min_utterances=min_utterances,
     )
+    return twin
+
+
+def test_too_few_utterances_fall_back_to_the_unadapted_head(tones):
+    recognizer, files = tones
+    strict = eager(recognizer, min_utterances=5)
     few = strict.adapt(files[:2]).predict_file(files[0])
     assert few.adapted == 0
     assert few.probabilities == recognizer.predict_file(files[0]).probabilities
@@ -342,16 +348,6 @@ def test_cli_adaptation_options_are_judged_before_any_work(speaker_files, monkey
 # -- emotion over time: timelines per channel, and the live mode ------------------------------
 
 
-def eager(recognizer: Recognizer) -> Recognizer:
-    """``recognizer`` adapting from the first utterance (the default needs a few)."""
-    twin = recognizer.with_profile(None)
-    twin.adaptation = Adaptation(
-        head=recognizer.adaptation.head,
-        prior=recognizer.adaptation.prior,
-        shrinkage=recognizer.adaptation.shrinkage,
-        min_utterances=1,
-    )
-    return twin
 
 
 def test_timeline_adapts_each_channel_to_its_own_windows(tones, tmp_path):

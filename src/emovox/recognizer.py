@@ -230,7 +230,7 @@ class Recognizer:
         ``profile.skipped``; :class:`AudioError` if none is usable, :class:`ModelError`
         if the model has no adapted head.
         """
-        self._require_adaptation()
+        self.require_adaptation()
         if isinstance(sources, Profile):
             profile = sources
         else:
@@ -242,7 +242,7 @@ class Recognizer:
     def with_profile(self, profile: Profile | None) -> Recognizer:
         """This recognizer adapted to ``profile`` (None: unadapted); shares the model."""
         if profile is not None:
-            self._require_adaptation()
+            self.require_adaptation()
             if profile.count and profile.mean.size != self.adaptation.prior.size:  # type: ignore[union-attr]
                 raise ParameterError(
                     f"This profile has {profile.mean.size} values; the model's embeddings "
@@ -252,7 +252,9 @@ class Recognizer:
         twin.profile = profile
         return twin
 
-    def _require_adaptation(self) -> None:
+    def require_adaptation(self) -> None:
+        """Raise :class:`ModelError` unless this model has an adapted head (:attr:`can_adapt`);
+        interfaces call it before any audio is read."""
         if self.adaptation is None:
             raise ModelError(
                 "This model cannot adapt to a speaker (it has no adapted head); train one "
@@ -268,13 +270,14 @@ class Recognizer:
         for i, source in enumerate(sources):
             name = str(source) if isinstance(source, str | Path) else f"input {i + 1}"
             try:
-                signal = load_audio(source, sample_rate=sample_rate)
-                if self._speech(signal, []) is False:
-                    skipped.append(f"{name}: no speech")
-                else:
-                    embeddings.append(np.asarray(self.extractor(signal)))
+                analysis = self._analyse(source, sample_rate=sample_rate)
             except EmovoxError as exc:
                 skipped.append(f"{name}: {exc}")
+            else:
+                if analysis.speech is False:
+                    skipped.append(f"{name}: no speech")
+                else:
+                    embeddings.append(analysis.embedding)
             count.advance()
         if not embeddings:
             first = f" ({skipped[0]})" if skipped else ""
@@ -376,7 +379,7 @@ class Recognizer:
             paths = [paths]
         chosen = self.check_classes(classes)
         if adapt:
-            self._require_adaptation()
+            self.require_adaptation()
         count = StepCounter(hook, "predicting", total=len(paths))
         analysed: list[_Analysis | Failure] = []
         for path in paths:

@@ -182,7 +182,7 @@ def timeline(
     if not isinstance(adapt, bool):
         raise ParameterError(f"adapt must be True or False, got {adapt!r}.")
     if adapt:
-        recognizer._require_adaptation()
+        recognizer.require_adaptation()
 
     rows = _Rows()
     skipped = 0.0

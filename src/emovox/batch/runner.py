@@ -241,8 +241,7 @@ def _adapted_work(source: Any, adapt_by: str | None, recognizer: Any) -> tuple[W
             f"Adapting by {adapt_by!r} needs one manifest (.csv) with a {adapt_by!r} column "
             "naming each file's speaker."
         )
-    if not recognizer.can_adapt:
-        raise ModelError("This model cannot adapt to a speaker (it has no adapted head).")
+    recognizer.require_adaptation()
     manifest = str(absolute(sources[0]))
     groups = manifest_groups(manifest, adapt_by)
     return partial(predict_adapted_batch, manifest=manifest, column=adapt_by), groups

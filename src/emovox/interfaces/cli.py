@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from emovox.errors import EmovoxError, ModelError, ParameterError
+from emovox.errors import EmovoxError, ParameterError
 from emovox.interfaces.options import data_dir, parse_corpus_specs, parse_features, parse_params
 
 app = typer.Typer(
@@ -230,11 +230,8 @@ def predict(
     labels = chosen or recognizer.labels
     if chosen_device is not None:
         sources.append(str(_record_to_temp(duration=duration, device=chosen_device)))
-    if (adapt or groups is not None) and not recognizer.can_adapt:
-        raise ModelError(
-            "This model cannot adapt to a speaker (it has no adapted head); drop --adapt, "
-            "or use a model trained with Whisper features and a linear head."
-        )
+    if adapt or groups is not None:
+        recognizer.require_adaptation()
     with _progress(not as_json and len(sources) > 3) as hook:
         if groups is None:
             results = recognizer.predict_files(sources, classes=chosen, hook=hook, adapt=adapt)

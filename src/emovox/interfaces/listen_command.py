@@ -155,8 +155,6 @@ def listen_command(
     chosen = ensure_input_device(_device(device))
     recognizer = Recognizer.load(model)
     wanted = recognizer.check_classes(classes)
-    if adapt:
-        recognizer._require_adaptation()
     view = LiveView(wanted or recognizer.labels)
     live = None
     if not as_json and out.is_terminal:

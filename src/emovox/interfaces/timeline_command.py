@@ -111,7 +111,7 @@ def timeline_command(
     recognizer = Recognizer.load(model)
     chosen = recognizer.check_classes(classes)
     if adapt:
-        recognizer._require_adaptation()
+        recognizer.require_adaptation()
 
     results: list[tuple[str, Any]] = []
     envelopes: dict[str, Envelope] = {}

@@ -232,7 +232,7 @@ class Listener:
         if not isinstance(adapt, bool):
             raise ParameterError(f"adapt must be True or False, got {adapt!r}.")
         if adapt:
-            recognizer._require_adaptation()
+            recognizer.require_adaptation()
         self.adapt = adapt
         self.profile: Profile | None = None
         """With ``adapt``: the running profile of the speaker heard so far."""
