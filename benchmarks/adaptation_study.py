@@ -522,7 +522,9 @@ def render(reports: dict) -> str:
             "Profiles drawn at random from each test speaker's utterances (mixed emotions, "
             f"{DRAWS} draws), every utterance of the speaker then classified; the unadapted "
             "head does not depend on the count. k = 0: the plain mean; k chosen: shrunk "
-            "toward the training mean with the k that fold's inner split chose.",
+            "toward the training mean with the k that fold's inner split chose. UAR only: "
+            "the study does not record accuracy per count (the 'all' column's accuracy is "
+            "in the table above).",
             "",
             "| profile from | " + " | ".join([*map(str, COUNTS), "all"]) + " |",
             "|---|" + "---|" * (len(COUNTS) + 1),
